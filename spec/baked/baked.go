@@ -1,0 +1,135 @@
+// Package baked defines the resolved spec the composer writes into an image
+// at /etc/tinyboot/spec.json and the agent applies at boot.
+//
+// It is separate from package spec so that the agent, which is in every
+// image and must stay small, links no YAML or schema code. Everything here
+// is already resolved: no host paths, no defaults left to apply.
+package baked
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Path is where the composer puts the baked spec inside the initramfs.
+const Path = "/etc/tinyboot/spec.json"
+
+// Version is the baked format's version; the agent refuses others.
+const Version = 1
+
+// Mount points the agent uses.
+const (
+	ISOMount        = "/iso"
+	PersistentMount = "/persistent"
+)
+
+// Config is the baked spec.
+type Config struct {
+	Version  int    `json:"version"`
+	Name     string `json:"name"`
+	Hostname string `json:"hostname"`
+	// KernelVersion names /lib/modules/<KernelVersion> in the initramfs.
+	KernelVersion string `json:"kernel_version"`
+	// Modules are in load order: every module after its dependencies.
+	Modules []Module `json:"modules,omitempty"`
+	App     App      `json:"app"`
+	// ISO identifies the boot medium to mount at /iso.
+	ISO ISO `json:"iso"`
+	// Persistent is nil when the spec has no persistent volume.
+	Persistent *Persistent `json:"persistent,omitempty"`
+	Network    Network     `json:"network"`
+	Time       Time        `json:"time"`
+}
+
+// Module is one kernel module to load.
+type Module struct {
+	// Name is the module's canonical name (underscores), for logs.
+	Name string `json:"name"`
+	// Path is relative to /lib/modules/<KernelVersion>/ and names an
+	// uncompressed .ko.
+	Path string `json:"path"`
+	// Params are module parameters ("key=value ..."), usually empty.
+	Params string `json:"params,omitempty"`
+}
+
+// App is the program to run.
+type App struct {
+	// Path is the app's absolute path inside the initramfs.
+	Path        string            `json:"path"`
+	Args        []string          `json:"args,omitempty"`
+	Env         map[string]string `json:"env,omitempty"`
+	StopTimeout Duration          `json:"stop_timeout"`
+	Restart     string            `json:"restart"` // never | on-failure | always
+	OnExit      string            `json:"on_exit"` // reboot | poweroff | halt
+}
+
+// ISO identifies the boot ISO.
+type ISO struct {
+	// VolumeID is the ISO9660 volume identifier the composer wrote; the
+	// agent prefers the iso9660 device carrying it.
+	VolumeID string `json:"volume_id"`
+}
+
+// Persistent is the writable volume.
+type Persistent struct {
+	Label    string   `json:"label"`
+	FS       string   `json:"fs"` // btrfs | ext4
+	Required bool     `json:"required"`
+	Wait     Duration `json:"wait"`
+}
+
+// Network configures DHCP.
+type Network struct {
+	DHCP bool     `json:"dhcp"`
+	Wait Duration `json:"wait"`
+}
+
+// Time configures SNTP.
+type Time struct {
+	NTP  []string `json:"ntp,omitempty"`
+	Wait Duration `json:"wait"`
+}
+
+// Duration is a time.Duration that reads and writes Go syntax in JSON.
+type Duration time.Duration
+
+// Std returns d as a time.Duration.
+func (d Duration) Std() time.Duration { return time.Duration(d) }
+
+// MarshalText writes d in Go syntax.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// UnmarshalText parses Go duration syntax.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Marshal encodes c deterministically (encoding/json sorts map keys).
+func Marshal(c *Config) ([]byte, error) {
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// Unmarshal decodes and checks a baked spec.
+func Unmarshal(b []byte) (*Config, error) {
+	var c Config
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("baked spec: %w", err)
+	}
+	if c.Version != Version {
+		return nil, fmt.Errorf("baked spec: version %d, this agent reads version %d", c.Version, Version)
+	}
+	if c.App.Path == "" {
+		return nil, fmt.Errorf("baked spec: app.path is empty")
+	}
+	return &c, nil
+}

@@ -1,0 +1,176 @@
+// Package spec defines tinyboot.yaml: its Go types, how it is loaded and
+// checked, and the defaults a spec gets before the composer resolves it.
+//
+// The YAML keys below are the v1 contract: later tools and users' pipelines
+// depend on them, so a key is never renamed, only added.
+package spec
+
+import "time"
+
+// Spec is one tinyboot.yaml document.
+type Spec struct {
+	// Name is the machine's name: default hostname and output file name.
+	// Lowercase [a-z0-9][a-z0-9-]*, a valid hostname label.
+	Name string `yaml:"name" json:"name"`
+	// Kernel says where the kernel and its modules come from.
+	Kernel Kernel `yaml:"kernel" json:"kernel"`
+	// Modules are extra kernel modules (names or aliases) on top of those
+	// the spec's features need.
+	Modules []string `yaml:"modules,omitempty" json:"modules,omitempty"`
+	// App is the one program the machine runs.
+	App App `yaml:"app" json:"app"`
+	// Files are shipped on the ISO, read-only at /iso in the running system.
+	Files []File `yaml:"files,omitempty" json:"files,omitempty"`
+	// Persistent, when set, is the volume mounted at /persistent.
+	Persistent *Persistent `yaml:"persistent,omitempty" json:"persistent,omitempty"`
+	// Network configures DHCP.
+	Network Network `yaml:"network,omitempty" json:"network,omitempty"`
+	// Time configures clock synchronisation.
+	Time Time `yaml:"time,omitempty" json:"time,omitempty"`
+	// Hostname defaults to Name.
+	Hostname string `yaml:"hostname,omitempty" json:"hostname,omitempty"`
+	// CACerts is "system", "none" or a path to a PEM bundle.
+	CACerts string `yaml:"ca_certs,omitempty" json:"ca_certs,omitempty"`
+	// Output is the image path; default <name>.iso next to the spec.
+	Output string `yaml:"output,omitempty" json:"output,omitempty"`
+
+	// Path is the file the spec was loaded from ("" when loaded from
+	// memory). Dir is the directory relative paths are resolved against.
+	Path string `yaml:"-" json:"-"`
+	Dir  string `yaml:"-" json:"-"`
+}
+
+// Kernel selects the kernel: exactly one of Package, Deb or Vmlinuz.
+type Kernel struct {
+	// Package is a Debian/Ubuntu kernel package name, fetched with
+	// apt-get download (a meta package such as linux-image-amd64 is
+	// followed to the packages holding vmlinuz and the modules).
+	Package string `yaml:"package,omitempty" json:"package,omitempty"`
+	// Deb lists local .deb files or downloadable ones pinned by sha256.
+	Deb []DebSource `yaml:"deb,omitempty" json:"deb,omitempty"`
+	// Vmlinuz is a kernel image; ModulesDir is its /lib/modules/<version>.
+	Vmlinuz    string `yaml:"vmlinuz,omitempty" json:"vmlinuz,omitempty"`
+	ModulesDir string `yaml:"modules_dir,omitempty" json:"modules_dir,omitempty"`
+	// Cmdline holds extra kernel command-line words.
+	Cmdline []string `yaml:"cmdline,omitempty" json:"cmdline,omitempty"`
+	// Stub overrides the UEFI stub (default: systemd's linuxx64.efi.stub).
+	Stub string `yaml:"stub,omitempty" json:"stub,omitempty"`
+}
+
+// DebSource is one .deb: a local path (written in YAML as a plain string)
+// or a URL pinned by its sha256 (written as {url: ..., sha256: ...}).
+type DebSource struct {
+	Path   string `yaml:"path,omitempty" json:"path,omitempty"`
+	URL    string `yaml:"url,omitempty" json:"url,omitempty"`
+	SHA256 string `yaml:"sha256,omitempty" json:"sha256,omitempty"`
+}
+
+// App is the program the agent runs: exactly one of Go or Binary.
+type App struct {
+	// Go is a Go package (directory or import path) built for linux/amd64
+	// with CGO_ENABLED=0.
+	Go string `yaml:"go,omitempty" json:"go,omitempty"`
+	// Binary is a prebuilt static linux/amd64 ELF.
+	Binary string `yaml:"binary,omitempty" json:"binary,omitempty"`
+	// Args and Env are passed to the app.
+	Args []string          `yaml:"args,omitempty" json:"args,omitempty"`
+	Env  map[string]string `yaml:"env,omitempty" json:"env,omitempty"`
+	// StopTimeout is the SIGTERM to SIGKILL grace period at shutdown.
+	StopTimeout Duration `yaml:"stop_timeout,omitempty" json:"stop_timeout,omitempty"`
+	// Restart is one of RestartNever, RestartOnFailure, RestartAlways.
+	Restart string `yaml:"restart,omitempty" json:"restart,omitempty"`
+	// OnExit is one of OnExitReboot, OnExitPoweroff, OnExitHalt.
+	OnExit string `yaml:"on_exit,omitempty" json:"on_exit,omitempty"`
+}
+
+// Restart policies.
+const (
+	RestartNever     = "never"
+	RestartOnFailure = "on-failure"
+	RestartAlways    = "always"
+)
+
+// What the machine does once the app has ended for good.
+const (
+	OnExitReboot   = "reboot"
+	OnExitPoweroff = "poweroff"
+	OnExitHalt     = "halt"
+)
+
+// File is one ISO payload entry: a file or directory tree Src placed at the
+// absolute path Dst under /iso.
+type File struct {
+	Src string `yaml:"src" json:"src"`
+	Dst string `yaml:"dst" json:"dst"`
+}
+
+// Persistent is the writable volume mounted at /persistent.
+type Persistent struct {
+	// Label is the filesystem label the agent looks for.
+	Label string `yaml:"label,omitempty" json:"label,omitempty"`
+	// FS is FSBtrfs or FSExt4.
+	FS string `yaml:"fs,omitempty" json:"fs,omitempty"`
+	// Required refuses to start the app without the volume.
+	Required bool `yaml:"required,omitempty" json:"required,omitempty"`
+	// Wait bounds how long the agent waits for the volume to appear.
+	Wait Duration `yaml:"wait,omitempty" json:"wait,omitempty"`
+}
+
+// Persistent filesystems.
+const (
+	FSBtrfs = "btrfs"
+	FSExt4  = "ext4"
+)
+
+// Network configures the machine's NICs.
+type Network struct {
+	// DHCP runs DHCPv4 on every non-loopback NIC; nil means true.
+	DHCP *bool `yaml:"dhcp,omitempty" json:"dhcp,omitempty"`
+	// Wait bounds how long the app's start waits for a lease.
+	Wait Duration `yaml:"wait,omitempty" json:"wait,omitempty"`
+}
+
+// Time configures clock synchronisation.
+type Time struct {
+	// NTP lists SNTP servers; DHCP-offered ones are used too. nil means the
+	// default pool, an empty list means DHCP-offered servers only.
+	NTP []string `yaml:"ntp,omitempty" json:"ntp,omitempty"`
+	// Wait bounds how long the app's start waits for the first sync.
+	Wait Duration `yaml:"wait,omitempty" json:"wait,omitempty"`
+}
+
+// Duration is a time.Duration written in Go syntax ("10s", "1m30s").
+type Duration time.Duration
+
+// Std returns d as a time.Duration.
+func (d Duration) Std() time.Duration { return time.Duration(d) }
+
+// String formats d in Go syntax.
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// MarshalText writes d in Go syntax, so JSON and YAML round-trip.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText parses Go duration syntax.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Defaults applied by ApplyDefaults.
+const (
+	DefaultStopTimeout    = Duration(10 * time.Second)
+	DefaultPersistentWait = Duration(10 * time.Second)
+	DefaultNetworkWait    = Duration(30 * time.Second)
+	DefaultTimeWait       = Duration(5 * time.Second)
+	DefaultCACerts        = "system"
+	DefaultPersistentFS   = FSBtrfs
+	DefaultLabel          = "tinyboot"
+)
+
+// DefaultNTP is used when time.ntp is not set at all.
+var DefaultNTP = []string{"pool.ntp.org"}
