@@ -39,11 +39,11 @@ type Packet struct {
 
 // Modes and the leap indicator value for "clock not synchronized".
 const (
-	modeClient   = 3
-	modeServer   = 4
-	version      = 4
-	leapNotSync  = 3
-	maxStratum   = 15
+	modeClient  = 3
+	modeServer  = 4
+	version     = 4
+	leapNotSync = 3
+	maxStratum  = 15
 )
 
 // MarshalBinary encodes p in network byte order.
