@@ -5,7 +5,13 @@
 // depend on them, so a key is never renamed, only added.
 package spec
 
-import "time"
+import (
+	"encoding/json"
+	"errors"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
 
 // Spec is one tinyboot.yaml document.
 type Spec struct {
@@ -63,6 +69,69 @@ type DebSource struct {
 	Path   string `yaml:"path,omitempty" json:"path,omitempty"`
 	URL    string `yaml:"url,omitempty" json:"url,omitempty"`
 	SHA256 string `yaml:"sha256,omitempty" json:"sha256,omitempty"`
+}
+
+// debRemote is DebSource's mapping form, without the methods below, so
+// that decoding it does not recurse.
+type debRemote struct {
+	URL    string `yaml:"url" json:"url"`
+	SHA256 string `yaml:"sha256" json:"sha256"`
+}
+
+// UnmarshalYAML accepts a plain string (a local path) or a {url, sha256}
+// mapping, for callers decoding YAML directly; Parse checks the same forms
+// against schema.json with positions.
+func (d *DebSource) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		*d = DebSource{Path: n.Value}
+		return nil
+	}
+	var r debRemote
+	if err := n.Decode(&r); err != nil {
+		return err
+	}
+	*d = DebSource{URL: r.URL, SHA256: r.SHA256}
+	return nil
+}
+
+// MarshalYAML writes the form UnmarshalYAML reads.
+func (d DebSource) MarshalYAML() (any, error) {
+	if d.URL == "" {
+		return d.Path, nil
+	}
+	return debRemote{URL: d.URL, SHA256: d.SHA256}, nil
+}
+
+// UnmarshalJSON accepts the same two forms as UnmarshalYAML; null leaves d
+// unchanged.
+func (d *DebSource) UnmarshalJSON(b []byte) error {
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	switch v := v.(type) {
+	case nil:
+		return nil
+	case string:
+		*d = DebSource{Path: v}
+		return nil
+	case map[string]any:
+		var r debRemote
+		if err := json.Unmarshal(b, &r); err != nil {
+			return err
+		}
+		*d = DebSource{URL: r.URL, SHA256: r.SHA256}
+		return nil
+	}
+	return errors.New("deb entry: want a path or {url, sha256}")
+}
+
+// MarshalJSON writes the form UnmarshalJSON reads.
+func (d DebSource) MarshalJSON() ([]byte, error) {
+	if d.URL == "" {
+		return json.Marshal(d.Path)
+	}
+	return json.Marshal(debRemote{URL: d.URL, SHA256: d.SHA256})
 }
 
 // App is the program the agent runs: exactly one of Go or Binary.

@@ -1,0 +1,250 @@
+package spec
+
+import (
+	"debug/elf"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Filesystem label limits, in bytes (btrfs: BTRFS_LABEL_SIZE-1; ext4: the
+// superblock's s_volume_name).
+const (
+	maxLabelBtrfs = 255
+	maxLabelExt4  = 16
+)
+
+// checker runs the semantic checks: the ones schema.json cannot express
+// because they look at the build host or relate several values.
+type checker struct {
+	t *tree
+	s *Spec
+}
+
+func (c *checker) report(sev, ptr, hint, format string, args ...any) {
+	l := c.t.locate(ptr)
+	c.t.diags = append(c.t.diags, Diagnostic{
+		File: c.t.file, Line: l.val.line, Column: l.val.col, Path: l.path,
+		Message: fmt.Sprintf(format, args...), Hint: hint, Severity: sev,
+	})
+}
+
+func (c *checker) errorf(ptr, hint, format string, args ...any) {
+	c.report(SeverityError, ptr, hint, format, args...)
+}
+
+func (c *checker) warnf(ptr, hint, format string, args ...any) {
+	c.report(SeverityWarning, ptr, hint, format, args...)
+}
+
+// has reports whether the document sets the value at ptr.
+func (c *checker) has(ptr string) bool {
+	_, ok := lookup(c.t.root, strings.Split(ptr, "/")[1:])
+	return ok
+}
+
+func (c *checker) check() {
+	c.kernel()
+	c.app()
+	c.files()
+	c.persistent()
+	c.misc()
+}
+
+// kind of file system object a path must name.
+type want int
+
+const (
+	wantFile want = iota
+	wantDir
+	wantAny
+)
+
+// exists checks that the spec path p (at ptr) names a file or directory
+// on the build host.
+func (c *checker) exists(ptr, p string, w want) (fs.FileInfo, bool) {
+	if p == "" {
+		return nil, false
+	}
+	full := c.s.Resolve(p)
+	fi, err := os.Stat(full)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		hint := ""
+		if !strings.HasPrefix(p, "/") {
+			hint = "relative paths are relative to the spec's directory, " + c.s.Dir
+		}
+		c.errorf(ptr, hint, "%s does not exist", p)
+		return nil, false
+	case err != nil:
+		c.errorf(ptr, "", "%s: %v", p, err)
+		return nil, false
+	case w == wantFile && fi.IsDir():
+		c.errorf(ptr, "", "%s is a directory, want a file", p)
+		return nil, false
+	case w == wantDir && !fi.IsDir():
+		c.errorf(ptr, "", "%s is not a directory", p)
+		return nil, false
+	}
+	return fi, true
+}
+
+func (c *checker) kernel() {
+	k := c.s.Kernel
+	for i, d := range k.Deb {
+		ptr := "/kernel/deb/" + strconv.Itoa(i)
+		if d.Path != "" {
+			if _, ok := c.exists(ptr, d.Path, wantFile); ok && !strings.HasSuffix(d.Path, ".deb") {
+				c.warnf(ptr, "", "%s does not end in .deb", d.Path)
+			}
+		}
+	}
+	c.exists("/kernel/vmlinuz", k.Vmlinuz, wantFile)
+	c.exists("/kernel/modules_dir", k.ModulesDir, wantDir)
+	c.exists("/kernel/stub", k.Stub, wantFile)
+}
+
+func (c *checker) app() {
+	a := c.s.App
+	if a.Binary != "" {
+		if _, ok := c.exists("/app/binary", a.Binary, wantFile); ok {
+			c.checkELF("/app/binary", a.Binary)
+		}
+	}
+	// Only a path-like value is a directory here; anything else is an
+	// import path for the Go tool to resolve at build time.
+	if g := a.Go; g == "." || g == ".." || strings.HasPrefix(g, "./") || strings.HasPrefix(g, "../") || strings.HasPrefix(g, "/") {
+		c.exists("/app/go", g, wantDir)
+	}
+	if a.Restart == RestartAlways && a.OnExit != "" {
+		c.warnf("/app/on_exit", "remove on_exit, or choose restart: on-failure",
+			"on_exit has no effect with restart: always (the app never ends for good)")
+	}
+	if c.has("/app/stop_timeout") && a.StopTimeout == 0 {
+		c.warnf("/app/stop_timeout", "use a short duration such as 1s to stop quickly",
+			"0 means the default, %s", DefaultStopTimeout)
+	}
+}
+
+// checkELF checks that a prebuilt app can run on the image: a static
+// linux/amd64 executable, since the image has no dynamic loader or libc.
+func (c *checker) checkELF(ptr, p string) {
+	f, err := elf.Open(c.s.Resolve(p))
+	if err != nil {
+		c.errorf(ptr, "build it with GOOS=linux GOARCH=amd64 CGO_ENABLED=0", "%s is not an ELF executable", p)
+		return
+	}
+	defer f.Close()
+	if f.Machine != elf.EM_X86_64 || f.Class != elf.ELFCLASS64 {
+		c.errorf(ptr, "build it with GOOS=linux GOARCH=amd64 CGO_ENABLED=0", "%s is for %v, want x86-64", p, f.Machine)
+		return
+	}
+	if f.Type != elf.ET_EXEC && f.Type != elf.ET_DYN {
+		c.errorf(ptr, "", "%s is not an executable (%v)", p, f.Type)
+		return
+	}
+	for _, prog := range f.Progs {
+		if prog.Type == elf.PT_INTERP {
+			c.errorf(ptr, "build it statically, e.g. with CGO_ENABLED=0", "%s is dynamically linked; the image has no dynamic loader", p)
+			return
+		}
+	}
+}
+
+func (c *checker) files() {
+	type entry struct {
+		dst string
+		ptr string
+	}
+	var seen []entry
+	for i, f := range c.s.Files {
+		ptr := "/files/" + strconv.Itoa(i)
+		c.exists(ptr+"/src", f.Src, wantAny)
+		if f.Dst == "" {
+			continue
+		}
+		dptr := ptr + "/dst"
+		if path.Clean(f.Dst) != f.Dst || slices.Contains(strings.Split(f.Dst, "/"), "..") {
+			c.errorf(dptr, fmt.Sprintf("write it as %q", path.Clean(f.Dst)), "dst %q is not a clean absolute path", f.Dst)
+			continue
+		}
+		for _, prev := range seen {
+			switch {
+			case prev.dst == f.Dst:
+				c.errorf(dptr, "", "dst %q is already used by %s", f.Dst, c.t.locate(prev.ptr).path)
+			case inside(f.Dst, prev.dst):
+				c.errorf(dptr, "", "dst %q is inside %q (%s)", f.Dst, prev.dst, c.t.locate(prev.ptr).path)
+			case inside(prev.dst, f.Dst):
+				c.errorf(dptr, "", "dst %q contains %q (%s)", f.Dst, prev.dst, c.t.locate(prev.ptr).path)
+			}
+		}
+		seen = append(seen, entry{f.Dst, dptr})
+	}
+}
+
+// inside reports whether the clean absolute path p is strictly below dir.
+func inside(p, dir string) bool {
+	if dir == "/" {
+		return p != "/"
+	}
+	return strings.HasPrefix(p, dir+"/")
+}
+
+func (c *checker) persistent() {
+	p := c.s.Persistent
+	if p == nil {
+		return
+	}
+	fs := p.FS
+	if fs == "" {
+		fs = DefaultPersistentFS
+	}
+	limit := maxLabelBtrfs
+	if fs == FSExt4 {
+		limit = maxLabelExt4
+	}
+	if len(p.Label) > limit {
+		c.errorf("/persistent/label", "", "label is %d bytes; %s labels hold at most %d", len(p.Label), fs, limit)
+	}
+	if strings.ContainsAny(p.Label, "/\x00") {
+		c.errorf("/persistent/label", "", "label %q contains '/' or NUL", p.Label)
+	}
+	if p.Required && p.Label == "" {
+		c.warnf("/persistent/required", "set persistent.label to the label of your volume",
+			"required volume is found by the default label %q, which any tinyboot disk may carry", DefaultLabel)
+	}
+}
+
+func (c *checker) misc() {
+	switch ca := c.s.CACerts; ca {
+	case "", "system", "none":
+	default:
+		c.exists("/ca_certs", ca, wantFile)
+	}
+	for _, ptr := range durationPtrs[1:] {
+		if c.has(ptr) {
+			var d Duration
+			switch ptr {
+			case "/persistent/wait":
+				if c.s.Persistent != nil {
+					d = c.s.Persistent.Wait
+				}
+			case "/network/wait":
+				d = c.s.Network.Wait
+			case "/time/wait":
+				d = c.s.Time.Wait
+			}
+			if d == 0 {
+				c.warnf(ptr, "use a short duration such as 1ms to barely wait", "0 means the default")
+			}
+		}
+	}
+	if dhcp := c.s.Network.DHCP; dhcp != nil && !*dhcp && len(c.s.Time.NTP) > 0 {
+		c.warnf("/time/ntp", "", "NTP servers are set but network.dhcp is false, so the machine has no network to reach them")
+	}
+}
