@@ -1,0 +1,150 @@
+package dhcp
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+
+	"github.com/vishvananda/netlink"
+)
+
+// ResolvConfPath is where DNS servers from leases are written.
+const ResolvConfPath = "/etc/resolv.conf"
+
+// Manager keeps leases on every non-loopback link.
+type Manager struct {
+	logf     func(string, ...any)
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	bound    chan struct{}
+	once     sync.Once
+	mu       sync.Mutex
+	leases   map[string]*Lease
+	resolv   []byte
+	nlinks   int
+	resolvAt string
+}
+
+// Start brings every non-loopback link up and runs a Keeper on each. It
+// returns at once; Bound says when the first lease is in place.
+func Start(ctx context.Context, hostname string, logf func(string, ...any)) (*Manager, error) {
+	links, err := netlink.LinkList()
+	if err != nil {
+		return nil, fmt.Errorf("list links: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	m := &Manager{logf: logf, cancel: cancel, bound: make(chan struct{}), leases: map[string]*Lease{}, resolvAt: ResolvConfPath}
+	sort.Slice(links, func(i, j int) bool { return links[i].Attrs().Name < links[j].Attrs().Name })
+	for _, link := range links {
+		a := link.Attrs()
+		if a.Flags&net.FlagLoopback != 0 || link.Type() != "device" {
+			continue
+		}
+		if err := netlink.LinkSetUp(link); err != nil {
+			logf("network: %s: link up: %v", a.Name, err)
+			continue
+		}
+		c, err := Dial(a.Name, hostname)
+		if err != nil {
+			logf("network: %s: %v", a.Name, err)
+			continue
+		}
+		m.nlinks++
+		k := &Keeper{
+			Name:     a.Name,
+			Client:   c,
+			Config:   &netlinkConfig{link: link, logf: logf},
+			Clock:    realClock{},
+			Logf:     logf,
+			OnChange: func(l *Lease) { m.changed(a.Name, l) },
+		}
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			defer c.Close()
+			defer func() {
+				if r := recover(); r != nil {
+					logf("network: %s: panic: %v", a.Name, r)
+				}
+			}()
+			k.Run(ctx)
+		}()
+	}
+	return m, nil
+}
+
+// Links is how many links DHCP runs on.
+func (m *Manager) Links() int { return m.nlinks }
+
+// Bound is closed when the first lease is applied.
+func (m *Manager) Bound() <-chan struct{} { return m.bound }
+
+// NTPServers are the NTP servers the current leases offer.
+func (m *Manager) NTPServers() []net.IP {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var ips []net.IP
+	for _, name := range sortedKeys(m.leases) {
+		ips = append(ips, m.leases[name].NTP...)
+	}
+	return ips
+}
+
+// Stop releases all leases and waits for the keepers to end.
+func (m *Manager) Stop() {
+	m.cancel()
+	m.wg.Wait()
+}
+
+func (m *Manager) changed(name string, l *Lease) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if l == nil {
+		delete(m.leases, name)
+	} else {
+		m.leases[name] = l
+		m.once.Do(func() { close(m.bound) })
+	}
+	var ls []*Lease
+	for _, n := range sortedKeys(m.leases) {
+		ls = append(ls, m.leases[n])
+	}
+	conf := ResolvConf(ls)
+	if conf == nil || bytes.Equal(conf, m.resolv) {
+		return
+	}
+	if err := writeAtomic(m.resolvAt, conf); err != nil {
+		m.logf("network: %v", err)
+		return
+	}
+	m.resolv = conf
+}
+
+func sortedKeys(m map[string]*Lease) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// writeAtomic replaces path so readers never see half a file.
+func writeAtomic(path string, b []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
