@@ -29,7 +29,7 @@ type Diagnostic struct {
 	Path string `json:"path"`
 	// Message says what is wrong; Hint, when set, how to fix it.
 	Message string `json:"message"`
-	Hint    string `json:"hint,omitempty"`
+	Hint    string `json:"hint"`
 	// Severity is SeverityError or SeverityWarning.
 	Severity string `json:"severity"`
 }
