@@ -173,6 +173,7 @@ func (c *checker) files() {
 			c.errorf(dptr, fmt.Sprintf("write it as %q", path.Clean(f.Dst)), "dst %q is not a clean absolute path", f.Dst)
 			continue
 		}
+		clash := false
 		for _, prev := range seen {
 			switch {
 			case prev.dst == f.Dst:
@@ -181,9 +182,16 @@ func (c *checker) files() {
 				c.errorf(dptr, "", "dst %q is inside %q (%s)", f.Dst, prev.dst, c.t.locate(prev.ptr).path)
 			case inside(prev.dst, f.Dst):
 				c.errorf(dptr, "", "dst %q contains %q (%s)", f.Dst, prev.dst, c.t.locate(prev.ptr).path)
+			default:
+				continue
 			}
+			clash = true
 		}
-		seen = append(seen, entry{f.Dst, dptr})
+		// A clashing entry is reported once, against the entries
+		// before it, not again by every later entry.
+		if !clash {
+			seen = append(seen, entry{f.Dst, dptr})
+		}
 	}
 }
 

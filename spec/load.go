@@ -120,6 +120,11 @@ func (t *tree) syntaxError(err error, data []byte) {
 	msg := err.Error()
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
+		// yaml.v3 adds one to the 0-based line of scanner errors but not
+		// of parser errors, which all read "did not find expected ...".
+		if strings.HasPrefix(m[2], "did not find expected") {
+			line++
+		}
 		t.errAt(pos{line, 0}, "", "", "YAML syntax error: %s", m[2])
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -234,6 +235,13 @@ func (t *tree) explain(cs *compiledSchema, e *jsonschema.ValidationError, prune 
 		t.errAt(kl.key, kl.path, msg[1], msg[0], k.Property)
 		*prune = append(*prune, append(slices.Clone(parent), k.Property))
 	case *kind.Pattern:
+		if k.Got == "" {
+			// minLength reports this too, with these words, and Sort
+			// drops the exact duplicate.
+			t.errAt(l.val, l.path, "give it a value or remove the key", "must not be empty")
+			*prune = append(*prune, e.InstanceLocation)
+			return
+		}
 		msg, ok := patternMessages[frag]
 		if !ok {
 			msg = [2]string{"invalid value %q", "must match " + k.Want}
@@ -293,11 +301,18 @@ func (cs *compiledSchema) properties(frag string) []string {
 		if tok == "" {
 			continue
 		}
-		m, ok := node.(map[string]any)
-		if !ok {
+		switch n := node.(type) {
+		case map[string]any:
+			node = n[strings.NewReplacer("~1", "/", "~0", "~").Replace(tok)]
+		case []any:
+			i, err := strconv.Atoi(tok)
+			if err != nil || i < 0 || i >= len(n) {
+				return nil
+			}
+			node = n[i]
+		default:
 			return nil
 		}
-		node = m[strings.NewReplacer("~1", "/", "~0", "~").Replace(tok)]
 	}
 	m, _ := node.(map[string]any)
 	props, _ := m["properties"].(map[string]any)
