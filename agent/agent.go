@@ -1,0 +1,265 @@
+package agent
+
+import (
+	"context"
+	"net"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/tinyboot/tinyboot/agent/console"
+	"github.com/tinyboot/tinyboot/agent/sntp"
+	"github.com/tinyboot/tinyboot/spec/baked"
+)
+
+// Network is the running DHCP client (*dhcp.Manager in production).
+type Network interface {
+	// Links is how many links DHCP runs on.
+	Links() int
+	// Bound is closed once the first lease is in place.
+	Bound() <-chan struct{}
+	// NTPServers are the NTP servers the leases offer.
+	NTPServers() []net.IP
+	// Stop releases the leases.
+	Stop()
+}
+
+// Deps is what Run needs from the outside world.
+type Deps struct {
+	Sys   System
+	Log   *console.Logger
+	Clock Clock
+	// Events carries shutdown requests (power button, signals).
+	Events <-chan Event
+	// StartNetwork starts DHCP on every link; nil means no network.
+	StartNetwork func(ctx context.Context, hostname string) (Network, error)
+	// SNTP asks the servers for the time.
+	SNTP func(ctx context.Context, servers []string) (sntp.Result, error)
+}
+
+// Periodic clock correction interval once the app runs.
+const resyncInterval = 15 * time.Minute
+
+// agent is one boot's state.
+type agent struct {
+	cfg    *baked.Config
+	sys    System
+	log    *console.Logger
+	clock  Clock
+	events <-chan Event
+	deps   Deps
+
+	// rootCtx outlives the background work: DHCP runs on it so leases
+	// are released only after the disks are unmounted.
+	rootCtx     context.Context
+	net         Network
+	isoMounted  bool
+	persMounted bool
+
+	bgCancel context.CancelFunc
+	bgWG     sync.WaitGroup
+}
+
+// Run boots the machine described by cfg: modules, storage, network,
+// clock, then the app until it should stop; then it shuts down and
+// performs the final action through deps.Sys.Reboot. A panic anywhere in
+// it is logged and ends in a clean reboot.
+func Run(ctx context.Context, cfg *baked.Config, d Deps) {
+	if d.Clock == nil {
+		d.Clock = realClock{}
+	}
+	a := &agent{cfg: cfg, sys: d.Sys, log: d.Log, clock: d.Clock, events: d.Events, deps: d, rootCtx: ctx}
+	bg, cancel := context.WithCancel(ctx)
+	a.bgCancel = cancel
+	defer a.stopBackground()
+	defer func() {
+		if r := recover(); r != nil {
+			a.log.Printf("agent: panic: %v\n%s", r, debug.Stack())
+			a.safeShutdown(Reboot)
+		}
+	}()
+	act, ok := a.boot(bg)
+	if ok {
+		act = a.supervise()
+	}
+	a.shutdown(act)
+}
+
+// boot prepares everything up to starting the app. ok is false when the
+// machine must stop instead (act says how).
+func (a *agent) boot(ctx context.Context) (act Action, ok bool) {
+	cfg := a.cfg
+	start := a.clock.Now()
+	if cfg.Hostname != "" {
+		if err := a.sys.SetHostname(cfg.Hostname); err != nil {
+			a.log.Printf("hostname: %v", err)
+		}
+	}
+
+	t := a.clock.Now()
+	loadModules(a.sys, a.log, a.clock, cfg.KernelVersion, cfg.Modules)
+	dMod := a.clock.Now().Sub(t)
+
+	// DHCP runs while storage is searched: both mostly wait.
+	netStart := a.clock.Now()
+	if cfg.Network.DHCP && a.deps.StartNetwork != nil {
+		n, err := a.deps.StartNetwork(a.rootCtx, cfg.Hostname)
+		if err != nil {
+			a.log.Printf("network: %v", err)
+		} else {
+			a.net = n
+		}
+	}
+
+	t = a.clock.Now()
+	res := findStorage(a.sys, a.clock, cfg)
+	if !a.mountStorage(res) {
+		return PowerOff, false
+	}
+	dStor := a.clock.Now().Sub(t)
+
+	dNet := a.waitNetwork(netStart)
+	t = a.clock.Now()
+	a.syncClock(ctx)
+	dTime := a.clock.Now().Sub(t)
+
+	a.log.Printf("boot: ready in %s (modules %s, storage %s, network %s, time %s)",
+		console.Dur(a.clock.Now().Sub(start)), console.Dur(dMod), console.Dur(dStor), console.Dur(dNet), console.Dur(dTime))
+	return Reboot, true
+}
+
+// waitNetwork waits for the first lease, at most network.wait from when
+// DHCP started, and returns the time spent since then.
+func (a *agent) waitNetwork(since time.Time) time.Duration {
+	if a.net == nil || a.net.Links() == 0 {
+		return 0
+	}
+	wait := a.cfg.Network.Wait.Std()
+	left := wait - a.clock.Now().Sub(since)
+	select {
+	case <-a.net.Bound():
+	default:
+		if left <= 0 {
+			a.log.Printf("network: no lease after %s; starting the app anyway", wait)
+			break
+		}
+		select {
+		case <-a.net.Bound():
+		case <-a.clock.After(left):
+			a.log.Printf("network: no lease after %s; starting the app anyway", wait)
+		}
+	}
+	return a.clock.Now().Sub(since)
+}
+
+// ntpServers are time.ntp plus the servers DHCP offered.
+func (a *agent) ntpServers() []string {
+	servers := append([]string(nil), a.cfg.Time.NTP...)
+	if a.net != nil {
+		for _, ip := range a.net.NTPServers() {
+			servers = append(servers, ip.String())
+		}
+	}
+	return servers
+}
+
+// syncClock steps the clock once, waiting at most time.wait, and then keeps
+// it right in the background. With time.wait 0 the first sync runs in the
+// background too.
+func (a *agent) syncClock(ctx context.Context) {
+	if a.deps.SNTP == nil || len(a.ntpServers()) == 0 {
+		return
+	}
+	wait := a.cfg.Time.Wait.Std()
+	first := func(ctx context.Context) {
+		if !a.stepClock(ctx) && wait > 0 {
+			a.log.Printf("time: no SNTP answer after %s", wait)
+		}
+	}
+	if wait > 0 {
+		c, cancel := context.WithTimeout(ctx, wait)
+		first(c)
+		cancel()
+	}
+	a.background(func() {
+		if wait <= 0 {
+			c, cancel := context.WithTimeout(ctx, time.Minute)
+			first(c)
+			cancel()
+		}
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-a.clock.After(resyncInterval):
+			}
+			c, cancel := context.WithTimeout(ctx, 10*time.Second)
+			a.stepClock(c)
+			cancel()
+		}
+	})
+}
+
+// stepClock asks the servers once and steps the clock; false when no
+// server answered.
+func (a *agent) stepClock(ctx context.Context) bool {
+	r, err := a.deps.SNTP(ctx, a.ntpServers())
+	if err != nil {
+		return false
+	}
+	if err := a.sys.StepClock(r.Offset); err != nil {
+		a.log.Printf("time: step clock by %s: %v", signed(r.Offset), err)
+		return false
+	}
+	host, _, err := net.SplitHostPort(r.Server)
+	if err != nil {
+		host = r.Server
+	}
+	a.log.Printf("time: stepped clock by %s (server %s)", signed(r.Offset), host)
+	return true
+}
+
+func signed(d time.Duration) string {
+	d = d.Round(time.Millisecond)
+	if d >= 0 {
+		return "+" + d.String()
+	}
+	return d.String()
+}
+
+// background runs fn in a goroutine that stopBackground ends and waits
+// for; a panic in it is logged, not fatal.
+func (a *agent) background(fn func()) {
+	a.bgWG.Add(1)
+	go func() {
+		defer a.bgWG.Done()
+		defer a.recoverLog("background")
+		fn()
+	}()
+}
+
+func (a *agent) stopBackground() {
+	if a.bgCancel != nil {
+		a.bgCancel()
+	}
+	a.bgWG.Wait()
+}
+
+func (a *agent) recoverLog(what string) {
+	if r := recover(); r != nil {
+		a.log.Printf("agent: panic in %s: %v\n%s", what, r, debug.Stack())
+	}
+}
+
+// safeShutdown is shutdown for the panic path: if shutdown itself panics,
+// go straight to the final syscall.
+func (a *agent) safeShutdown(act Action) {
+	defer func() {
+		if r := recover(); r != nil {
+			a.log.Printf("agent: panic during shutdown: %v", r)
+			a.sys.Sync()
+			_ = a.sys.Reboot(act)
+		}
+	}()
+	a.shutdown(act)
+}

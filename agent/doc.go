@@ -1,0 +1,63 @@
+// Package agent is tinyboot's init: PID 1 in every image. It reads only
+// the baked spec (/etc/tinyboot/spec.json), brings the machine up — API
+// filesystems, kernel modules, the boot ISO at /iso, the persistent
+// volume at /persistent, DHCP, the clock — runs the app as its child, and
+// shuts the machine down cleanly on the power button, Ctrl-Alt-Del,
+// SIGTERM or the app's end.
+//
+// Run holds the logic over a System and a Clock, so tests drive it with
+// fakes; Main wires in Linux, signals, ACPI and DHCP.
+//
+// # Console lines
+//
+// Every line is "tinyboot: [SSSSSS.mmm] " (seconds since boot from
+// CLOCK_BOOTTIME, right-aligned in six columns, then milliseconds) and one
+// of these; D is a duration in Go syntax rounded to milliseconds. End-to-end
+// tests grep them: change them only together with those tests.
+//
+//	setup: mounted filesystems in D
+//	setup: ERROR
+//	spec: ERROR
+//	spec: cannot start the app; powering off in 30s
+//	hostname: ERROR
+//	modules: loaded N of M in D
+//	modules: NAME: ERROR
+//	iso: mounted /dev/sr0 at /iso (volume HELLO)
+//	iso: mount /dev/sr0 at /iso: ERROR
+//	iso: not found
+//	persistent: mounted /dev/vdb at /persistent (btrfs, label tinyboot)
+//	persistent: mount /dev/vdb at /persistent (btrfs, found ext4): ERROR
+//	persistent: no volume labelled "tinyboot" after 10s
+//	persistent: required volume missing; powering off
+//	persistent: required volume not mounted; powering off
+//	network: eth0: leased 10.0.2.15/24 via 10.0.2.2 dns 10.0.2.3 (lease 24h0m0s)
+//	network: eth0: renewed 10.0.2.15/24 via 10.0.2.2 dns 10.0.2.3 (lease 24h0m0s)
+//	network: eth0: mtu 1400
+//	network: eth0: no lease (ERROR); retrying in 2s
+//	network: eth0: renew: ERROR; retrying in 1m0s
+//	network: eth0: lease on 10.0.2.15/24 expired
+//	network: eth0: lease on 10.0.2.15/24 refused (NAK)
+//	network: no lease after 30s; starting the app anyway
+//	time: stepped clock by +1h2m3s (server 10.0.2.2)
+//	time: no SNTP answer after 5s
+//	boot: ready in D (modules D, storage D, network D, time D)
+//	app: started /bin/hello (pid 123)
+//	app: start /bin/hello: ERROR
+//	app: exited with status 0
+//	app: killed by signal 9
+//	app: restarting in 2s
+//	acpi: ERROR
+//	shutdown: power button | ctrl-alt-del | SIGTERM | SIGUSR1 | SIGUSR2 | power failing
+//	shutdown: app ended (on_exit reboot)
+//	shutdown: stopping app (SIGTERM, timeout 10s)
+//	shutdown: app still running after 10s; sending SIGKILL
+//	shutdown: synced and unmounted /persistent
+//	shutdown: synced and remounted /persistent read-only (unmount: ERROR)
+//	shutdown: released DHCP leases
+//	shutdown: rebooting | powering off | halting
+//	agent: panic: VALUE
+//
+// In the boot line, network D runs from DHCP's start (right after the
+// modules, concurrently with the storage search) to the first lease or
+// network.wait, so the parts can add up to more than the total.
+package agent

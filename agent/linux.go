@@ -1,0 +1,165 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/tinyboot/tinyboot/agent/blkid"
+	"golang.org/x/sys/unix"
+)
+
+// Linux is the real System. Its zero value is not usable: use NewLinux,
+// which starts the child reaper.
+type Linux struct {
+	mu      sync.Mutex
+	watched map[int]chan ExitStatus
+}
+
+// NewLinux returns the real System and starts reaping children on
+// SIGCHLD.
+func NewLinux(sigchld <-chan os.Signal) *Linux {
+	l := &Linux{watched: map[int]chan ExitStatus{}}
+	go func() {
+		for range sigchld {
+			l.reap()
+		}
+	}()
+	return l
+}
+
+// reap collects every exited child. As PID 1 the agent inherits all
+// orphans, so it waits for any pid rather than using os/exec's Wait, and
+// hands the app's status to whoever watches that pid.
+func (l *Linux) reap() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil || pid <= 0 {
+			return
+		}
+		if !ws.Exited() && !ws.Signaled() {
+			continue
+		}
+		if ch, ok := l.watched[pid]; ok {
+			delete(l.watched, pid)
+			st := ExitStatus{Code: ws.ExitStatus()}
+			if ws.Signaled() {
+				st = ExitStatus{Signal: ws.Signal()}
+			}
+			ch <- st
+		}
+	}
+}
+
+// StartApp forks and execs the app. The reaper's lock is held across the
+// fork so the child cannot be reaped before its pid is watched.
+func (l *Linux) StartApp(path string, argv, env []string) (int, <-chan ExitStatus, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
+		Dir:   "/",
+		Env:   env,
+		Files: []uintptr{0, 1, 2}, // the console
+		// Its own session, so signals meant for the app's process group
+		// never reach PID 1.
+		Sys: &syscall.SysProcAttr{Setsid: true},
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	ch := make(chan ExitStatus, 1)
+	l.watched[pid] = ch
+	// A SIGCHLD may have raced the registration; reap again to be sure.
+	go l.reap()
+	return pid, ch, nil
+}
+
+// Mount creates target and mounts source there.
+func (l *Linux) Mount(source, target, fstype string, flags uintptr, data string) error {
+	if flags&unix.MS_REMOUNT == 0 {
+		if err := os.MkdirAll(target, 0o755); err != nil {
+			return err
+		}
+	}
+	return unix.Mount(source, target, fstype, flags, data)
+}
+
+// Unmount unmounts target.
+func (l *Linux) Unmount(target string, flags int) error { return unix.Unmount(target, flags) }
+
+// Sync flushes all filesystems.
+func (l *Linux) Sync() { unix.Sync() }
+
+// Reboot performs act with reboot(2).
+func (l *Linux) Reboot(act Action) error {
+	cmd := unix.LINUX_REBOOT_CMD_RESTART
+	switch act {
+	case PowerOff:
+		cmd = unix.LINUX_REBOOT_CMD_POWER_OFF
+	case Halt:
+		cmd = unix.LINUX_REBOOT_CMD_HALT
+	}
+	return unix.Reboot(cmd)
+}
+
+// SetHostname sets the kernel's hostname.
+func (l *Linux) SetHostname(name string) error { return unix.Sethostname([]byte(name)) }
+
+// LoadModule loads a .ko with finit_module(2).
+func (l *Linux) LoadModule(path, params string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return unix.FinitModule(int(f.Fd()), params, 0)
+}
+
+// BlockDevices reads /sys/class/block.
+func (l *Linux) BlockDevices() ([]BlockDevice, error) {
+	ents, err := os.ReadDir("/sys/class/block")
+	if err != nil {
+		return nil, err
+	}
+	var devs []BlockDevice
+	for _, e := range ents {
+		name := e.Name()
+		d := BlockDevice{Name: name}
+		if _, err := os.Stat(filepath.Join("/sys/class/block", name, "partition")); err == nil {
+			d.Partition = true
+			// /sys/class/block/vda1 links to .../block/vda/vda1.
+			if target, err := os.Readlink(filepath.Join("/sys/class/block", name)); err == nil {
+				d.Parent = filepath.Base(filepath.Dir(target))
+			}
+		}
+		devs = append(devs, d)
+	}
+	sort.Slice(devs, func(i, j int) bool { return devs[i].Name < devs[j].Name })
+	return devs, nil
+}
+
+// Probe identifies the filesystem on /dev/name.
+func (l *Linux) Probe(name string) (blkid.Info, error) { return blkid.ProbeFile("/dev/" + name) }
+
+// Kill sends sig to pid.
+func (l *Linux) Kill(pid int, sig syscall.Signal) error { return unix.Kill(pid, sig) }
+
+// StepClock moves CLOCK_REALTIME by d.
+func (l *Linux) StepClock(d time.Duration) error {
+	ts := unix.NsecToTimespec(time.Now().Add(d).UnixNano())
+	if err := unix.ClockSettime(unix.CLOCK_REALTIME, &ts); err != nil {
+		return fmt.Errorf("clock_settime: %w", err)
+	}
+	return nil
+}

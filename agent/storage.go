@@ -1,0 +1,160 @@
+package agent
+
+import (
+	"sort"
+	"time"
+
+	"github.com/tinyboot/tinyboot/agent/blkid"
+	"github.com/tinyboot/tinyboot/spec/baked"
+)
+
+// isoWait bounds the search for the boot ISO. The baked spec has no field
+// for it: the ISO is the medium the machine booted from, so its driver is
+// loaded with the others and it shows up as fast as the persistent disk.
+const isoWait = 5 * time.Second
+
+// pollInterval is how often /sys/class/block is re-read while waiting for
+// devices, which appear asynchronously after their drivers load.
+const pollInterval = 20 * time.Millisecond
+
+// candidate is a device with a filesystem.
+type candidate struct {
+	dev  BlockDevice
+	info blkid.Info
+}
+
+// storageResult is what findStorage found; empty names mean not found.
+type storageResult struct {
+	iso, isoLabel string
+	pers          string
+	persInfo      blkid.Info
+}
+
+// findStorage polls block devices until it has both the ISO and the
+// persistent volume (when one is wanted) or their waits have passed.
+func findStorage(sys System, clock Clock, cfg *baked.Config) storageResult {
+	start := clock.Now()
+	var res storageResult
+	wantPers := cfg.Persistent != nil
+	persWait := time.Duration(0)
+	if wantPers {
+		persWait = cfg.Persistent.Wait.Std()
+	}
+	probed := map[string]blkid.Info{}
+	for {
+		devs, _ := sys.BlockDevices()
+		var isos []candidate
+		present := map[string]bool{}
+		for _, d := range devs {
+			present[d.Name] = true
+		}
+		for _, d := range devs {
+			info, ok := probed[d.Name]
+			if !ok {
+				var err error
+				info, err = sys.Probe(d.Name)
+				if err != nil {
+					// Unreadable or unknown now; a medium may still arrive
+					// (an empty CD drive), so probe again next round.
+					continue
+				}
+				probed[d.Name] = info
+			}
+			switch {
+			case info.Type == blkid.ISO9660:
+				// A partition only counts once its disk is visible (and so
+				// probed): the kernel lists the disk first, but a hybrid
+				// ISO's whole disk must win over its partition.
+				if !d.Partition || present[d.Parent] {
+					isos = append(isos, candidate{d, info})
+				}
+			case wantPers && res.pers == "" && info.Label == cfg.Persistent.Label &&
+				(info.Type == blkid.Btrfs || info.Type == blkid.Ext4):
+				res.pers, res.persInfo = d.Name, info
+			}
+		}
+		elapsed := clock.Now().Sub(start)
+		isoDone := elapsed >= isoWait
+		if res.iso == "" {
+			if c, ok := bestISO(isos, cfg.ISO.VolumeID, isoDone); ok {
+				res.iso, res.isoLabel = c.dev.Name, c.info.Label
+			}
+		}
+		persDone := !wantPers || res.pers != "" || elapsed >= persWait
+		if (res.iso != "" || isoDone) && persDone {
+			return res
+		}
+		<-clock.After(pollInterval)
+	}
+}
+
+// bestISO picks the iso9660 device to mount: one carrying the baked volume
+// id, and among those a whole disk over a partition — a hybrid ISO attached
+// as a disk shows the filesystem on vda and its ESP on vda1. Without a
+// matching id it settles for any iso9660 device, but only once the wait is
+// over (final), in case the right one is still appearing.
+func bestISO(isos []candidate, volumeID string, final bool) (candidate, bool) {
+	sort.Slice(isos, func(i, j int) bool {
+		a, b := isos[i], isos[j]
+		am, bm := a.info.Label == volumeID, b.info.Label == volumeID
+		if am != bm {
+			return am
+		}
+		if a.dev.Partition != b.dev.Partition {
+			return !a.dev.Partition
+		}
+		return a.dev.Name < b.dev.Name
+	})
+	if len(isos) == 0 {
+		return candidate{}, false
+	}
+	if isos[0].info.Label == volumeID && volumeID != "" || final {
+		return isos[0], true
+	}
+	return candidate{}, false
+}
+
+// mountStorage mounts what findStorage found and reports the console
+// lines. It returns false when a required persistent volume is unusable.
+func (a *agent) mountStorage(res storageResult) bool {
+	cfg := a.cfg
+	if res.iso == "" {
+		a.log.Printf("iso: not found")
+	} else {
+		dev := "/dev/" + res.iso
+		if err := a.sys.Mount(dev, baked.ISOMount, blkid.ISO9660, msRdonly, ""); err != nil {
+			a.log.Printf("iso: mount %s at %s: %v", dev, baked.ISOMount, err)
+		} else {
+			a.isoMounted = true
+			a.log.Printf("iso: mounted %s at %s (volume %s)", dev, baked.ISOMount, res.isoLabel)
+		}
+	}
+	p := cfg.Persistent
+	if p == nil {
+		return true
+	}
+	if res.pers == "" {
+		a.log.Printf("persistent: no volume labelled %q after %s", p.Label, p.Wait.Std())
+		if p.Required {
+			a.log.Printf("persistent: required volume missing; powering off")
+			return false
+		}
+		return true
+	}
+	dev := "/dev/" + res.pers
+	if err := a.sys.Mount(dev, baked.PersistentMount, p.FS, 0, ""); err != nil {
+		a.log.Printf("persistent: mount %s at %s (%s, found %s): %v", dev, baked.PersistentMount, p.FS, res.persInfo.Type, err)
+		if p.Required {
+			a.log.Printf("persistent: required volume not mounted; powering off")
+			return false
+		}
+		return true
+	}
+	a.persMounted = true
+	a.log.Printf("persistent: mounted %s at %s (%s, label %s)", dev, baked.PersistentMount, p.FS, p.Label)
+	return true
+}
+
+// msRdonly is MS_RDONLY; spelled out to keep x/sys/unix out of the
+// portable code.
+const msRdonly = 1
