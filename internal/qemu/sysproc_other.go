@@ -1,0 +1,12 @@
+//go:build unix && !linux
+
+package qemu
+
+import "syscall"
+
+// sysProcAttr puts QEMU in its own process group, so a Ctrl-C at the
+// terminal reaches only our process (which turns it into an ACPI power
+// button press).
+func sysProcAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true}
+}
