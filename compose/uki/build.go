@@ -45,7 +45,8 @@ func Bytes(name string, b []byte) Section {
 
 // Build writes to w a UKI made of stub (a PE32+ UEFI stub such as systemd's
 // linuxx64.efi.stub) with sections appended in the order given, and returns
-// the number of bytes written. A .linux section is required. The stub's
+// the number of bytes written. A .linux section is required; sections must
+// not be empty (leave out an empty .cmdline instead). The stub's
 // COFF symbol table and any certificate table are dropped: nothing at boot
 // reads the former and the latter no longer matches the file.
 func Build(w io.Writer, stub []byte, sections []Section) (int64, error) {
