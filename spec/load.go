@@ -49,6 +49,11 @@ func Parse(filename string, data []byte) (*Spec, Diagnostics) {
 		return s, t.diags.Sort()
 	}
 	t.root = t.convert(doc, nil, "", "", 0)
+	if t.tooBig {
+		// An alias bomb: whatever else is wrong with it is not worth
+		// the time to find.
+		return s, t.diags.Sort()
+	}
 	t.schemaCheck()
 	t.checkDurations()
 	if _, isMap := t.root.(map[string]any); !isMap {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // fixture makes a spec directory holding every file the test specs refer
@@ -403,5 +404,24 @@ func TestExamplesValidate(t *testing.T) {
 		if err != nil || len(diags) != 0 {
 			t.Errorf("%s: %v %v", p, err, brief(diags))
 		}
+	}
+}
+
+// TestAliasBomb checks that a "billion laughs" document is refused
+// quickly instead of being expanded.
+func TestAliasBomb(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n")
+	for i := 1; i < 10; i++ {
+		fmt.Fprintf(&b, "a%d: &a%d [%s]\n", i, i, strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*a%d, ", i-1), 10), ", "))
+	}
+	start := time.Now()
+	_, diags := Parse("t.yaml", []byte(b.String()))
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("Parse took %v", took)
+	}
+	want := "1:10: a3[7][0][7][0]: document too large (more than 10000 values after alias expansion)"
+	if got := brief(diags); len(got) != 1 || got[0] != want {
+		t.Errorf("diagnostics %v, want [%s]", got, want)
 	}
 }

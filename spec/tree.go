@@ -26,7 +26,7 @@ type loc struct {
 // bounds stop alias bombs ("billion laughs") and deep nesting long before
 // they cost memory or stack.
 const (
-	maxNodes = 100_000
+	maxNodes = 10_000
 	maxDepth = 64
 )
 
@@ -51,19 +51,22 @@ func newTree(file string) *tree {
 	return &tree{file: file, locs: map[string]*loc{}, expanding: map[*yaml.Node]bool{}}
 }
 
+// ptrEscaper escapes a JSON pointer token (RFC 6901).
+var ptrEscaper = strings.NewReplacer("~", "~0", "/", "~1")
+
 // pointer encodes JSON pointer tokens (RFC 6901), the form the schema
 // validator reports instance locations in.
 func pointer(tokens []string) string {
 	var b strings.Builder
 	for _, t := range tokens {
 		b.WriteByte('/')
-		b.WriteString(strings.NewReplacer("~", "~0", "/", "~1").Replace(t))
+		b.WriteString(ptrEscaper.Replace(t))
 	}
 	return b.String()
 }
 
 func childPtr(parent, token string) string {
-	return parent + "/" + strings.NewReplacer("~", "~0", "/", "~1").Replace(token)
+	return parent + "/" + ptrEscaper.Replace(token)
 }
 
 func childPath(parent, key string) string {
