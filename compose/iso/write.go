@@ -170,6 +170,12 @@ func Write(ctx context.Context, out string, opts Options) (err error) {
 	}
 	err = fsys.Finalize(iso9660.FinalizeOptions{
 		RockRidge: true,
+		// go-diskfs v1.9.4's Rock Ridge relocation of directories deeper
+		// than 8 levels produces trees that neither xorriso nor go-diskfs
+		// itself can read back (the reader panics). Deep directories are
+		// a widely supported relaxation (Linux isofs, libisofs) and kernel
+		// module paths need 10 levels.
+		DeepDirectories: true,
 		// No Joliet: go-diskfs v1.9.4 writes the Joliet tree's
 		// subdirectory records with the primary tree's extents and sizes,
 		// so any Joliet reader descending into a directory sees the

@@ -78,9 +78,10 @@ func TestRoundTrip(t *testing.T) {
 		"/etc/tinyboot/spec.json": {`{"v":1}`, 0o444},
 		"/bin/app":                {"#!/bin/sh\necho app\n", 0o555},
 		"/copy/bin/app":           {"#!/bin/sh\necho app\n", 0o555},
-		"/lib/modules/6.1.0/kernel/drivers/virtio_net.ko": {"module bytes", 0o444},
-		"/a-rather-long-file-name.with.dots.txt":          {"long name", 0o444},
-		"/data/deep/er/single.bin":                        {string(big), 0o444},
+		"/lib/modules/6.1.0/kernel/drivers/virtio_net.ko":                     {"module bytes", 0o444},
+		"/lib/modules/6.1.0/kernel/drivers/net/ethernet/intel/e1000/e1000.ko": {"e1000", 0o444},
+		"/a-rather-long-file-name.with.dots.txt":                              {"long name", 0o444},
+		"/data/deep/er/single.bin":                                            {string(big), 0o444},
 	}
 	im := openImage(t, out)
 	if im.Label() != "TB_ROUND_TRIP_1" {
