@@ -33,6 +33,14 @@ type Manager struct {
 // Start brings every non-loopback link up and runs a Keeper on each. It
 // returns at once; Bound says when the first lease is in place.
 func Start(ctx context.Context, hostname string, logf func(string, ...any)) (*Manager, error) {
+	// dhcpv4 draws transaction ids from u-root's getrandom reader, which
+	// spins until the kernel's CRNG is ready — at early boot in a VM
+	// without an RNG that is tens of seconds, or never under TCG. An xid
+	// need not be secret; this switches that reader to /dev/urandom,
+	// which never blocks (and nudges the CRNG along).
+	if err := os.Setenv("UROOT_NOHWRNG", "1"); err != nil {
+		return nil, fmt.Errorf("dhcp: %w", err)
+	}
 	links, err := netlink.LinkList()
 	if err != nil {
 		return nil, fmt.Errorf("list links: %w", err)
