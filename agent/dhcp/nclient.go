@@ -31,8 +31,8 @@ type nclientConn struct {
 // Per-attempt timing: a quick first retry matters on boot, where the first
 // DISCOVER can go out before the link is really up.
 const (
-	attemptTimeout = time.Second
-	attemptRetries = 4
+	attemptTimeout = 500 * time.Millisecond
+	attemptRetries = 5
 )
 
 // Dial opens a DHCP client on the link named iface.

@@ -15,9 +15,12 @@
 # networking. Once the app runs it presses the ACPI power button over QMP
 # and expects a graceful shutdown and QEMU to exit. The console log is in
 # $W/console.log; the script exits non-zero if an expected line is missing.
+# MODE=cad presses Ctrl-Alt-Del instead and expects a reboot (QEMU runs
+# with -no-reboot, so it exits either way).
 set -eu
 
 W=${W:-/tmp/bootcheck}
+MODE=${MODE:-power}
 KDEB=${KDEB:-/var/cache/tbk/linux-image-6.1.0-56-amd64_6.1.192-2_amd64.deb}
 KVER=6.1.0-56-amd64
 K=${K:-/tmp/agentk}
@@ -125,8 +128,26 @@ mkdir -p "$W/isodir" && echo hello > "$W/isodir/README.TXT"
 xorriso -as mkisofs -quiet -V HELLO -o "$W/hello.iso" "$W/isodir" 2>/dev/null
 
 echo "== boot"
+# A tiny NTP server on the host: slirp forwards the guest's 10.0.2.2:123
+# to it. The guest's RTC starts in 2020 so the agent must step the clock.
+python3 - <<'PY' &
+import socket, struct, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 123))
+s.settimeout(240)
+while True:
+    try:
+        req, addr = s.recvfrom(512)
+    except socket.timeout:
+        break
+    now = time.time() + 2208988800
+    ts = struct.pack(">II", int(now), int((now % 1) * 2**32))
+    s.sendto(bytes([0x24, 2, 0, 0xec]) + bytes(8) + b"LOCL" + ts + req[40:48] + ts + ts, addr)
+PY
+NTPPID=$!
+trap 'kill $NTPPID 2>/dev/null || true' EXIT
 rm -f "$W/q.sock" "$W/console.log"
-qemu-system-x86_64 -accel tcg -machine q35 -m 512 -nographic -no-reboot \
+qemu-system-x86_64 -rtc base=2020-01-01T00:00:00 -accel tcg -machine q35 -m 512 -nographic -no-reboot \
 	-kernel "$K/boot/vmlinuz-$KVER" -initrd "$W/initrd.gz" -append "console=ttyS0 panic=-1 quiet" \
 	-nic user,model=virtio-net-pci \
 	-drive file="$W/disk.img",if=virtio,format=raw \
@@ -140,20 +161,26 @@ until grep -q 'hello: hostname' "$W/console.log"; do
 	fi
 	sleep 1
 done
-echo "app up after $(( $(date +%s) - T0 ))s wall; pressing the power button"
-python3 - "$W/q.sock" <<'PY'
+echo "app up after $(( $(date +%s) - T0 ))s wall; shutting down ($MODE)"
+python3 - "$W/q.sock" "$MODE" <<'PY'
 import json, socket, sys
 s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); f = s.makefile("rw")
 f.readline()
-for c in ("qmp_capabilities", "system_powerdown"):
-    f.write(json.dumps({"execute": c}) + "\n"); f.flush(); f.readline()
+cmds = [{"execute": "qmp_capabilities"}]
+if sys.argv[2] == "cad":
+    keys = [{"type": "qcode", "data": k} for k in ("ctrl", "alt", "delete")]
+    cmds.append({"execute": "send-key", "arguments": {"keys": keys}})
+else:
+    cmds.append({"execute": "system_powerdown"})
+for c in cmds:
+    f.write(json.dumps(c) + "\n"); f.flush(); f.readline()
 PY
 T1=$(date +%s)
 while kill -0 $QPID 2>/dev/null; do
 	if [ $(( $(date +%s) - T1 )) -gt 60 ]; then echo "bootcheck: QEMU still running"; kill $QPID; exit 1; fi
 	sleep 1
 done
-echo "QEMU exited $(( $(date +%s) - T1 ))s after the power button"
+echo "QEMU exited $(( $(date +%s) - T1 ))s after the $MODE request"
 echo "== console"
 grep -a -e '^tinyboot:' -e '^hello:' "$W/console.log"
 
@@ -161,10 +188,11 @@ fail=0
 for want in 'modules: loaded ' 'iso: mounted /dev/vdb at /iso (volume HELLO)' \
 	'persistent: mounted /dev/vda at /persistent (btrfs, label tinyboot)' \
 	'network: eth0: leased 10.0.2.15/24 via 10.0.2.2 dns 10.0.2.3' 'boot: ready in ' \
-	'app: started /bin/hello' 'nameserver 10.0.2.3' 'TINYBOOT_PERSISTENT=/persistent' \
-	'shutdown: power button' 'shutdown: stopping app (SIGTERM, timeout 10s)' 'hello: got SIGTERM' \
-	'app: exited with status 0' 'shutdown: synced and unmounted /persistent' \
-	'shutdown: released DHCP leases' 'shutdown: powering off'; do
+	'time: stepped clock by +' 'app: started /bin/hello' 'nameserver 10.0.2.3' 'TINYBOOT_PERSISTENT=/persistent' \
+	'shutdown: stopping app (SIGTERM, timeout 10s)' 'hello: got SIGTERM' \
+	'app: exited with status 0' 'shutdown: synced and unmounted /persistent' 'shutdown: released DHCP leases' \
+	"$( [ "$MODE" = cad ] && echo 'shutdown: ctrl-alt-del' || echo 'shutdown: power button' )" \
+	"$( [ "$MODE" = cad ] && echo 'shutdown: rebooting' || echo 'shutdown: powering off' )"; do
 	grep -aqF "$want" "$W/console.log" || { echo "bootcheck: missing: $want"; fail=1; }
 done
 [ $fail = 0 ] && echo "bootcheck: OK"
