@@ -135,7 +135,7 @@ func (p *Package) section(m Member) *io.SectionReader {
 	return io.NewSectionReader(p.r, m.Offset, m.Size)
 }
 
-// ControlMember and DataMember return the tar members in use.
+// ControlMember returns the control.tar member.
 func (p *Package) ControlMember() Member { return p.control }
 
 // DataMember returns the data.tar member.
