@@ -7,6 +7,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -62,7 +63,7 @@ func main() {
 
 func run(args []string) int {
 	rootCmd.SetArgs(args)
-	err := rootCmd.Execute()
+	err := rootCmd.ExecuteContext(context.Background())
 	if err == nil {
 		return exitOK
 	}

@@ -1,0 +1,268 @@
+package kernel
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Resolver fetches and unpacks kernels, caching both the .debs and the
+// unpacked trees under CacheDir.
+type Resolver struct {
+	// CacheDir is tinyboot's cache root; debs/ and kernels/ live below it.
+	CacheDir string
+	// Log receives one line per slow step (download, unpack).
+	Log *slog.Logger
+	// HTTPClient downloads url entries; nil means http.DefaultClient.
+	HTTPClient *http.Client
+}
+
+// DebSource is one .deb given by the spec: a local Path, or a URL pinned
+// by SHA256.
+type DebSource struct {
+	Path, URL, SHA256 string
+}
+
+func (r *Resolver) log() *slog.Logger {
+	if r.Log != nil {
+		return r.Log
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// Package resolves an apt package name. With locked set, exactly those
+// packages are used and apt is not consulted when they are cached.
+func (r *Resolver) Package(ctx context.Context, name string, locked []Package) (*Kernel, error) {
+	pkgs := locked
+	if len(pkgs) == 0 {
+		found, err := aptResolve(ctx, name)
+		if err != nil {
+			return nil, fmt.Errorf("resolve kernel %s: %w", name, err)
+		}
+		for _, p := range found {
+			pkgs = append(pkgs, Package{Name: p.Name, Version: p.Version, SHA256: strings.ToLower(p.SHA256)})
+		}
+	}
+	if k, ok := r.cached(pkgs); ok {
+		return k, nil
+	}
+	var paths []string
+	for _, p := range pkgs {
+		path, err := r.fetchApt(ctx, p)
+		if err != nil {
+			return nil, fmt.Errorf("resolve kernel %s: %w", name, err)
+		}
+		paths = append(paths, path)
+	}
+	k, err := r.unpack(pkgs, paths)
+	if err != nil {
+		return nil, fmt.Errorf("resolve kernel %s: %w", name, err)
+	}
+	return k, nil
+}
+
+// Debs resolves local or downloaded .deb files.
+func (r *Resolver) Debs(ctx context.Context, sources []DebSource) (*Kernel, error) {
+	var pkgs []Package
+	var paths []string
+	for _, src := range sources {
+		var path, sum string
+		var err error
+		if src.URL != "" {
+			path, err = r.fetchURL(ctx, src.URL, strings.ToLower(src.SHA256))
+			sum = strings.ToLower(src.SHA256)
+		} else {
+			path = src.Path
+			sum, err = fileSHA256(path)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("resolve kernel deb %s%s: %w", src.Path, src.URL, err)
+		}
+		name, version, err := controlOf(path)
+		if err != nil {
+			return nil, fmt.Errorf("resolve kernel deb %s%s: %w", src.Path, src.URL, err)
+		}
+		pkgs = append(pkgs, Package{Name: name, Version: version, SHA256: sum, URL: src.URL})
+		paths = append(paths, path)
+	}
+	if k, ok := r.cached(pkgs); ok {
+		return k, nil
+	}
+	return r.unpack(pkgs, paths)
+}
+
+// treeDir is where the unpacked kernel of pkgs lives: named by the hashes
+// of the packages, so the same packages always map to the same tree.
+func (r *Resolver) treeDir(pkgs []Package) string {
+	sums := make([]string, len(pkgs))
+	for i, p := range pkgs {
+		sums[i] = p.SHA256
+	}
+	sort.Strings(sums)
+	h := sha256.Sum256([]byte(strings.Join(sums, "\n")))
+	return filepath.Join(r.CacheDir, "kernels", hex.EncodeToString(h[:12]))
+}
+
+const completeMarker = ".tinyboot-complete"
+
+func (r *Resolver) cached(pkgs []Package) (*Kernel, bool) {
+	dir := r.treeDir(pkgs)
+	if _, err := os.Stat(filepath.Join(dir, completeMarker)); err != nil {
+		return nil, false
+	}
+	k, err := fromTree(dir)
+	if err != nil {
+		return nil, false
+	}
+	k.Packages = pkgs
+	return k, true
+}
+
+// unpack extracts the kernel parts of every package into a fresh tree and
+// publishes it with a rename, so a killed build never leaves a half tree
+// that a later build would trust.
+func (r *Resolver) unpack(pkgs []Package, paths []string) (*Kernel, error) {
+	dir := r.treeDir(pkgs)
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".unpack-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	for i, path := range paths {
+		r.log().Info("unpacking kernel package", "package", pkgs[i].Name, "version", pkgs[i].Version)
+		if err := extractKernelParts(path, tmp); err != nil {
+			return nil, fmt.Errorf("unpack %s: %w", filepath.Base(path), err)
+		}
+	}
+	if _, err := fromTree(tmp); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(tmp, completeMarker), nil, 0o644); err != nil {
+		return nil, err
+	}
+	os.RemoveAll(dir) // an incomplete tree from a killed build
+	if err := os.Rename(tmp, dir); err != nil {
+		return nil, err
+	}
+	if k, ok := r.cached(pkgs); ok {
+		return k, nil
+	}
+	return nil, fmt.Errorf("unpacked kernel vanished from %s", dir)
+}
+
+// fetchApt returns the cached .deb of p, downloading it with apt first.
+func (r *Resolver) fetchApt(ctx context.Context, p Package) (string, error) {
+	debs := filepath.Join(r.CacheDir, "debs")
+	final := filepath.Join(debs, fmt.Sprintf("%s_%s_%s.deb", p.Name, strings.ReplaceAll(p.Version, ":", "%3a"), shortSum(p.SHA256)))
+	if sum, err := fileSHA256(final); err == nil && sum == p.SHA256 {
+		return final, nil
+	}
+	if err := os.MkdirAll(debs, 0o755); err != nil {
+		return "", err
+	}
+	tmp, err := os.MkdirTemp(debs, ".download-*")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	r.log().Info("downloading kernel package", "package", p.Name, "version", p.Version)
+	if err := aptDownload(ctx, tmp, p.Name, p.Version); err != nil {
+		return "", err
+	}
+	files, _ := filepath.Glob(filepath.Join(tmp, "*.deb"))
+	if len(files) != 1 {
+		return "", fmt.Errorf("apt-get download %s=%s left %d .deb files, want 1", p.Name, p.Version, len(files))
+	}
+	sum, err := fileSHA256(files[0])
+	if err != nil {
+		return "", err
+	}
+	if sum != p.SHA256 {
+		return "", fmt.Errorf("%s %s: downloaded sha256 %s, want %s", p.Name, p.Version, sum, p.SHA256)
+	}
+	if err := os.Rename(files[0], final); err != nil {
+		return "", err
+	}
+	return final, nil
+}
+
+// fetchURL returns the cached download of url, fetching and verifying it
+// first. Nothing is cached unless the sha256 matches.
+func (r *Resolver) fetchURL(ctx context.Context, url, want string) (string, error) {
+	debs := filepath.Join(r.CacheDir, "debs")
+	final := filepath.Join(debs, want+".deb")
+	if _, err := os.Stat(final); err == nil {
+		return final, nil
+	}
+	if err := os.MkdirAll(debs, 0o755); err != nil {
+		return "", err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return "", err
+	}
+	client := r.HTTPClient
+	if client == nil {
+		client = http.DefaultClient
+	}
+	r.log().Info("downloading kernel package", "url", url)
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("download: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("download: server answered %s", resp.Status)
+	}
+	f, err := os.CreateTemp(debs, ".download-*")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(f.Name())
+	h := sha256.New()
+	if _, err := io.Copy(io.MultiWriter(f, h), resp.Body); err != nil {
+		f.Close()
+		return "", fmt.Errorf("download: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return "", err
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != want {
+		return "", fmt.Errorf("sha256 mismatch: downloaded %s, the spec pins %s; nothing was cached", got, want)
+	}
+	if err := os.Rename(f.Name(), final); err != nil {
+		return "", err
+	}
+	return final, nil
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func shortSum(s string) string {
+	if len(s) > 12 {
+		return s[:12]
+	}
+	return s
+}

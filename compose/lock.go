@@ -1,0 +1,94 @@
+package compose
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/tinyboot/tinyboot/compose/kernel"
+)
+
+// LockName is the lock file's name, next to the spec.
+const LockName = "tinyboot.lock"
+
+// LockVersion is the lock file format's version.
+const LockVersion = 1
+
+// Lock records what a spec's kernel.package resolved to, so that later
+// builds use exactly those packages, offline, and a spec plus its lock
+// gives the same image on any machine.
+type Lock struct {
+	Version int `json:"version"`
+	// Kernel is the spec's kernel.package the entries were resolved from.
+	Kernel   string           `json:"kernel"`
+	Packages []kernel.Package `json:"packages"`
+}
+
+// LockPath is the lock file of the spec at specPath.
+func LockPath(specPath string) string {
+	return filepath.Join(filepath.Dir(specPath), LockName)
+}
+
+// ReadLock reads a lock file; a missing file is (nil, nil).
+func ReadLock(path string) (*Lock, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var l Lock
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&l); err != nil {
+		return nil, fmt.Errorf("%s: %w (delete it, or run tbcompose build --update)", path, err)
+	}
+	if l.Version != LockVersion {
+		return nil, fmt.Errorf("%s: lock version %d, this tbcompose writes version %d (run tbcompose build --update)", path, l.Version, LockVersion)
+	}
+	for _, p := range l.Packages {
+		if p.Name == "" || p.Version == "" || len(p.SHA256) != 64 {
+			return nil, fmt.Errorf("%s: package entry %+v lacks a name, version or sha256 (run tbcompose build --update)", path, p)
+		}
+	}
+	return &l, nil
+}
+
+// Equal reports whether two locks pin the same packages.
+func (l *Lock) Equal(o *Lock) bool {
+	if l == nil || o == nil {
+		return l == o
+	}
+	return l.Version == o.Version && l.Kernel == o.Kernel && slices.Equal(l.Packages, o.Packages)
+}
+
+// WriteLock writes l atomically.
+func WriteLock(path string, l *Lock) error {
+	b, err := json.MarshalIndent(l, "", "  ")
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tinyboot.lock-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
