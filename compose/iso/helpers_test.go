@@ -45,6 +45,8 @@ func samplePayload(t *testing.T, dir string, fileMode os.FileMode) {
 	writeFile(t, filepath.Join(dir, "bin", "app"), "#!/bin/sh\necho app\n", 0o750)
 	writeFile(t, filepath.Join(dir, "lib", "modules", "6.1.0", "kernel", "drivers", "virtio_net.ko"), "module bytes", fileMode)
 	writeFile(t, filepath.Join(dir, "a-rather-long-file-name.with.dots.txt"), "long name", fileMode)
+	writeFile(t, filepath.Join(dir, "docs", "with space ü.txt"), "unicode name", fileMode)
+	writeFile(t, filepath.Join(dir, "docs", "empty"), "", fileMode)
 	// Deeper than ISO9660's 8 levels, like a real kernel module path.
 	writeFile(t, filepath.Join(dir, "lib", "modules", "6.1.0", "kernel", "drivers", "net", "ethernet", "intel", "e1000", "e1000.ko"), "e1000", fileMode)
 	if err := os.Symlink("../etc/tinyboot/spec.json", filepath.Join(dir, "bin", "spec")); err != nil {

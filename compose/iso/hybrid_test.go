@@ -3,6 +3,7 @@ package iso
 import (
 	"bytes"
 	"encoding/binary"
+	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -188,7 +189,48 @@ func FuzzReaders(f *testing.F) {
 		_, _ = ReadBootCatalog(r)
 		_, _ = volumeSize(&memFile{b: bytes.Clone(b)})
 		_ = normaliseImage(&memFile{b: bytes.Clone(b)}, epoch)
+
 	})
+}
+
+// TestImageCorruptNoPanic mutates directory and descriptor sectors of a
+// real image and reads it through Image: errors are fine, panics are not
+// (go-diskfs panics on some malformed records; Image must convert them).
+// A seeded loop rather than part of FuzzReaders: go-diskfs allocates
+// whatever size a record claims, which makes fuzz workers die of memory
+// pressure on this shared machine rather than report findings.
+func TestImageCorruptNoPanic(t *testing.T) {
+	dir := t.TempDir()
+	samplePayload(t, filepath.Join(dir, "src"), 0o644)
+	seed, err := os.ReadFile(build(t, dir, Options{VolumeID: "SEED", ESP: testESP(1), ModTime: epoch,
+		Files: []Entry{{Src: filepath.Join(dir, "src"), Dst: "/"}}}))
+	must(t, err)
+	rng := rand.New(rand.NewSource(1))
+	p := filepath.Join(dir, "mutated.iso")
+	opened := 0
+	for i := 0; i < 1500; i++ {
+		b := bytes.Clone(seed)
+		for range 1 + rng.Intn(6) {
+			b[firstVDSector*sectorSize+rng.Intn(16*sectorSize)] = byte(rng.Intn(256))
+		}
+		must(t, os.WriteFile(p, b, 0o644))
+		im, err := Open(p)
+		if err != nil {
+			continue
+		}
+		opened++
+		files, _ := im.Files()
+		for _, fi := range files {
+			if fi.Mode.IsRegular() && fi.Size < 1<<20 {
+				_, _ = im.ReadFile(fi.Path)
+			}
+		}
+		_, _ = im.ESP()
+		im.Close()
+	}
+	if opened == 0 {
+		t.Fatal("no mutated image opened; the test exercises nothing")
+	}
 }
 
 // memFile is an in-memory imageFile for fuzzing the post-processing pass.

@@ -31,8 +31,18 @@ type FileInfo struct {
 	LBA        uint32      // first 2048-byte sector of the data extent
 }
 
+// guard converts a panic inside go-diskfs into an error. go-diskfs v1.9.4
+// panics on some malformed directory records (seen with its own relocated
+// deep directories), and this reader must survive hostile images.
+func guard(op string, err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("%s: malformed ISO9660 (go-diskfs: %v)", op, r)
+	}
+}
+
 // Open opens the image at p for reading.
-func Open(p string) (*Image, error) {
+func Open(p string) (im *Image, err error) {
+	defer guard("open image "+p, &err)
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, fmt.Errorf("open image: %w", err)
@@ -64,7 +74,8 @@ func (im *Image) Label() string { return strings.TrimRight(im.fs.Label(), " \x00
 
 // Files lists every entry below the root (the root itself excluded),
 // sorted by path.
-func (im *Image) Files() ([]FileInfo, error) {
+func (im *Image) Files() (_ []FileInfo, err error) {
+	defer guard("list image", &err)
 	var out []FileInfo
 	if err := im.walk(".", &out, 0); err != nil {
 		return nil, err
@@ -114,7 +125,8 @@ func toFileInfo(rel string, info fs.FileInfo) FileInfo {
 }
 
 // Open opens the regular file at absolute ISO path p for streaming reads.
-func (im *Image) Open(p string) (fs.File, error) {
+func (im *Image) Open(p string) (_ fs.File, err error) {
+	defer guard("open "+p, &err)
 	rel, err := isoRelPath(p)
 	if err != nil {
 		return nil, err
@@ -123,7 +135,15 @@ func (im *Image) Open(p string) (fs.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s in image: %w", p, err)
 	}
-	return f, nil
+	return guardedFile{f}, nil
+}
+
+// guardedFile keeps go-diskfs panics during reads from escaping.
+type guardedFile struct{ fs.File }
+
+func (g guardedFile) Read(b []byte) (n int, err error) {
+	defer guard("read", &err)
+	return g.File.Read(b)
 }
 
 // ReadFile returns the contents of the regular file at absolute ISO path p.
@@ -141,7 +161,8 @@ func (im *Image) ReadFile(p string) ([]byte, error) {
 }
 
 // Stat returns the entry at absolute ISO path p.
-func (im *Image) Stat(p string) (FileInfo, error) {
+func (im *Image) Stat(p string) (_ FileInfo, err error) {
+	defer guard("stat "+p, &err)
 	rel, err := isoRelPath(p)
 	if err != nil {
 		return FileInfo{}, err

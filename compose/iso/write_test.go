@@ -80,6 +80,8 @@ func TestRoundTrip(t *testing.T) {
 		"/copy/bin/app":           {"#!/bin/sh\necho app\n", 0o555},
 		"/lib/modules/6.1.0/kernel/drivers/virtio_net.ko":                     {"module bytes", 0o444},
 		"/lib/modules/6.1.0/kernel/drivers/net/ethernet/intel/e1000/e1000.ko": {"e1000", 0o444},
+		"/docs/with space ü.txt":                                              {"unicode name", 0o444},
+		"/docs/empty":                                                         {"", 0o444},
 		"/a-rather-long-file-name.with.dots.txt":                              {"long name", 0o444},
 		"/data/deep/er/single.bin":                                            {string(big), 0o444},
 	}
