@@ -1,6 +1,7 @@
 package qemu
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -57,7 +58,7 @@ func (c *Console) Write(p []byte) (int, error) {
 	}
 	grew := false
 	for len(p) > 0 {
-		i := strings.IndexByte(string(p), '\n')
+		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
 			c.partial = append(c.partial, p...)
 			if len(c.partial) >= maxLineLen {
