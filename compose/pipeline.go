@@ -169,7 +169,7 @@ func (b *builder) initramfs(k *kernel.Kernel, mods []resolvedModule, appBin, age
 		{"certs", initramfs.Best, func(a *initramfs.Archive) error {
 			return b.addCACerts(a)
 		}},
-		{"app", initramfs.Default, func(a *initramfs.Archive) error {
+		{"app", initramfs.Best, func(a *initramfs.Archive) error {
 			fi, err := os.Stat(appBin)
 			if err != nil {
 				return err
