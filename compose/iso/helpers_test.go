@@ -47,6 +47,13 @@ func samplePayload(t *testing.T, dir string, fileMode os.FileMode) {
 	writeFile(t, filepath.Join(dir, "a-rather-long-file-name.with.dots.txt"), "long name", fileMode)
 	writeFile(t, filepath.Join(dir, "docs", "with space ü.txt"), "unicode name", fileMode)
 	writeFile(t, filepath.Join(dir, "docs", "empty"), "", fileMode)
+	// Names that collide after go-diskfs's 8.3 truncation, in two groups
+	// in one directory, so collision renaming must be order-independent.
+	for _, n := range []string{"data.tar.gz", "data.tar.xz", "data.tar.zst", "configuration-alpha.json",
+		"configuration-beta.json", "configuration-gamma.json", "CONFIGUR.JSO", "CONFIG00.JSO",
+		"configxy-a.json", "configxy-b.json", "configzz-a.json", "configzz-b.json"} {
+		writeFile(t, filepath.Join(dir, "collide", n), n, fileMode)
+	}
 	// Deeper than ISO9660's 8 levels, like a real kernel module path.
 	writeFile(t, filepath.Join(dir, "lib", "modules", "6.1.0", "kernel", "drivers", "net", "ethernet", "intel", "e1000", "e1000.ko"), "e1000", fileMode)
 	if err := os.Symlink("../etc/tinyboot/spec.json", filepath.Join(dir, "bin", "spec")); err != nil {

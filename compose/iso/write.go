@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/diskfs/go-diskfs/backend/file"
@@ -51,8 +52,8 @@ func (o *Options) Validate() error {
 	if err := validateVolumeID(o.VolumeID); err != nil {
 		return err
 	}
-	if len(o.ESP) == 0 || len(o.ESP)%sectorSize != 0 {
-		return fmt.Errorf("ESP image: %d bytes is not a non-zero multiple of %d", len(o.ESP), sectorSize)
+	if len(o.ESP) == 0 || len(o.ESP)%sectorSize != 0 || int64(len(o.ESP)) > maxFileSize {
+		return fmt.Errorf("ESP image: %d bytes is not a non-zero multiple of %d below 4 GiB", len(o.ESP), sectorSize)
 	}
 	if y := o.modTime().Year(); y < 1970 || y > 2155 {
 		return fmt.Errorf("mod time %s: year outside the ISO9660 range 1970-2155", o.modTime())
@@ -142,11 +143,17 @@ func Write(ctx context.Context, out string, opts Options) (err error) {
 	if err := os.Mkdir(ws, 0o755); err != nil {
 		return fmt.Errorf("create workspace: %w", err)
 	}
+	if err := checkNotInside(tmpDir, opts.Files); err != nil {
+		return err
+	}
 	if err := populate(ctx, ws, opts.Files); err != nil {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(ws, espName), opts.ESP, 0o444); err != nil {
 		return fmt.Errorf("write ESP image to workspace: %w", err)
+	}
+	if err := checkShortNames(ws); err != nil {
+		return err
 	}
 	if err := normaliseTree(ws, mt); err != nil {
 		return err
@@ -275,6 +282,31 @@ func makeHybrid(f *os.File, esp []byte, mt time.Time) error {
 	}
 	if _, err := f.WriteAt(t.tail, int64(t.tailLBA)*lbaSize); err != nil {
 		return fmt.Errorf("write backup GPT: %w", err)
+	}
+	return nil
+}
+
+// checkNotInside refuses a workspace inside a payload tree: copying the
+// tree would then copy the workspace into itself without end.
+func checkNotInside(ws string, files []Entry) error {
+	wsAbs, err := filepath.Abs(ws)
+	if err != nil {
+		return fmt.Errorf("workspace path: %w", err)
+	}
+	if real, err := filepath.EvalSymlinks(wsAbs); err == nil {
+		wsAbs = real
+	}
+	for _, e := range files {
+		src, err := filepath.Abs(e.Src)
+		if err != nil {
+			return fmt.Errorf("payload %s: %w", e.Src, err)
+		}
+		if real, err := filepath.EvalSymlinks(src); err == nil {
+			src = real
+		}
+		if rel, err := filepath.Rel(src, wsAbs); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+			return fmt.Errorf("payload %s contains the work dir %s; put the work dir elsewhere", e.Src, ws)
+		}
 	}
 	return nil
 }

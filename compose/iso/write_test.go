@@ -81,6 +81,9 @@ func TestRoundTrip(t *testing.T) {
 		"/lib/modules/6.1.0/kernel/drivers/virtio_net.ko":                     {"module bytes", 0o444},
 		"/lib/modules/6.1.0/kernel/drivers/net/ethernet/intel/e1000/e1000.ko": {"e1000", 0o444},
 		"/docs/with space ü.txt":                                              {"unicode name", 0o444},
+		"/collide/data.tar.zst":                                               {"data.tar.zst", 0o444},
+		"/collide/CONFIG00.JSO":                                               {"CONFIG00.JSO", 0o444},
+		"/collide/configuration-beta.json":                                    {"configuration-beta.json", 0o444},
 		"/docs/empty":                                                         {"", 0o444},
 		"/a-rather-long-file-name.with.dots.txt":                              {"long name", 0o444},
 		"/data/deep/er/single.bin":                                            {string(big), 0o444},
@@ -228,6 +231,21 @@ func TestRefused(t *testing.T) {
 				o.Files = append(o.Files, Entry{Src: filepath.Join(o.Files[0].Src, "f"), Dst: "/f"})
 			},
 			wantErr: []string{"already provided"},
+		},
+		{
+			name: "nondeterministic 8.3 renaming",
+			setup: func(t *testing.T, src string) {
+				for _, n := range []string{"virtio_blk.ko", "virtio_balloon.ko", "virtio_console.ko", "virtio_crypto.ko"} {
+					writeFile(t, filepath.Join(src, "mods", n), n, 0o644)
+				}
+			},
+			wantErr: []string{"/mods", "virtio_b", "virtio_c", "nondeterministically"},
+		},
+		{
+			name:    "work dir inside payload",
+			setup:   func(t *testing.T, src string) {},
+			opts:    func(o *Options) { o.Files[0].Src = filepath.Dir(o.WorkDir) },
+			wantErr: []string{"contains the work dir"},
 		},
 		{
 			name:    "bad volume id",
