@@ -1,8 +1,8 @@
 // Package iso writes and reads the bootable, hybrid, deterministic ISO9660
 // image that tbcompose produces.
 //
-// The image is an ISO9660 file system with Rock Ridge extensions (no Joliet, see
-// Write) written by github.com/diskfs/go-diskfs, carrying:
+// The image is an ISO9660 file system with Rock Ridge extensions (no Joliet; see
+// Write for why) written by github.com/diskfs/go-diskfs, carrying:
 //
 //   - an El Torito boot catalog with a single no-emulation entry for the
 //     UEFI platform (0xEF) whose boot image is the caller's FAT ESP image,

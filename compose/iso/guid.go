@@ -15,9 +15,9 @@ type GUID [16]byte
 // Well-known GPT partition type GUIDs.
 var (
 	// TypeEFISystem is the EFI System Partition type.
-	TypeEFISystem = MustParseGUID("C12A7328-F81F-11D2-BA4B-00A0C93EC93B")
+	TypeEFISystem = mustParseGUID("C12A7328-F81F-11D2-BA4B-00A0C93EC93B")
 	// TypeBasicData is the Microsoft basic data partition type.
-	TypeBasicData = MustParseGUID("EBD0A0A2-B9E5-4433-87C0-68B6B72699C7")
+	TypeBasicData = mustParseGUID("EBD0A0A2-B9E5-4433-87C0-68B6B72699C7")
 )
 
 // ParseGUID parses the canonical textual form
@@ -40,9 +40,9 @@ func ParseGUID(s string) (GUID, error) {
 	return g, nil
 }
 
-// MustParseGUID is ParseGUID for package-level constants; it panics on a
-// malformed literal, which is a programming error, never input-dependent.
-func MustParseGUID(s string) GUID {
+// mustParseGUID is ParseGUID for package-level literals only; a panic here
+// is a typo in this file, never a reaction to input.
+func mustParseGUID(s string) GUID {
 	g, err := ParseGUID(s)
 	if err != nil {
 		panic(err)
@@ -57,6 +57,18 @@ func (g GUID) String() string {
 		binary.LittleEndian.Uint16(g[4:6]),
 		binary.LittleEndian.Uint16(g[6:8]),
 		g[8:10], g[10:16])
+}
+
+// TypeName returns a human name for well-known partition type GUIDs and
+// the GUID text otherwise, for listings such as tbcompose inspect.
+func TypeName(g GUID) string {
+	switch g {
+	case TypeEFISystem:
+		return "EFI System"
+	case TypeBasicData:
+		return "Basic data"
+	}
+	return g.String()
 }
 
 // IsZero reports whether g is the all-zero (unused entry) GUID.

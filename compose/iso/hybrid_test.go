@@ -148,7 +148,7 @@ func TestGPTCorruptionDetected(t *testing.T) {
 
 func TestGUID(t *testing.T) {
 	s := "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
-	g := MustParseGUID(s)
+	g := mustParseGUID(s)
 	// On-disk (mixed-endian) form as in the UEFI spec.
 	want := []byte{0x28, 0x73, 0x2a, 0xc1, 0x1f, 0xf8, 0xd2, 0x11, 0xba, 0x4b, 0x00, 0xa0, 0xc9, 0x3e, 0xc9, 0x3b}
 	if !bytes.Equal(g[:], want) || g.String() != s {
@@ -158,6 +158,9 @@ func TestGUID(t *testing.T) {
 		if _, err := ParseGUID(bad); err == nil {
 			t.Errorf("ParseGUID(%q) succeeded", bad)
 		}
+	}
+	if TypeName(TypeEFISystem) != "EFI System" || TypeName(GUID{1}) != (GUID{1}).String() {
+		t.Error("TypeName")
 	}
 	d := derivedGUID([]byte("x"), "disk")
 	if d != derivedGUID([]byte("x"), "disk") || d == derivedGUID([]byte("x"), "esp") || d == derivedGUID([]byte("y"), "disk") {

@@ -123,6 +123,15 @@ func WriteTo(ctx context.Context, w io.Writer, opts Options) (int64, error) {
 // Write builds the image at out, creating or truncating it. On error out
 // may hold a partial image; the caller is expected to write to a temporary
 // name and rename.
+//
+// The payload is copied (streamed) into a workspace under opts.WorkDir,
+// normalised, and turned into ISO9660 + Rock Ridge by go-diskfs, then
+// post-processed into the hybrid layout. Workarounds for go-diskfs v1.9.4:
+// no Joliet tree (its Joliet subdirectory records are wrong), directories
+// deeper than 8 levels are written as-is rather than relocated (its
+// relocation is unreadable), timestamps and owners are patched after the
+// fact, and directories whose 8.3 name collisions go-diskfs would resolve
+// nondeterministically are refused.
 func Write(ctx context.Context, out string, opts Options) (err error) {
 	if err := opts.Validate(); err != nil {
 		return err
@@ -149,8 +158,8 @@ func Write(ctx context.Context, out string, opts Options) (err error) {
 	if err := populate(ctx, ws, opts.Files); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(ws, espName), opts.ESP, 0o444); err != nil {
-		return fmt.Errorf("write ESP image to workspace: %w", err)
+	if err := writeESP(filepath.Join(ws, espName), opts.ESP); err != nil {
+		return err
 	}
 	if err := checkShortNames(ws); err != nil {
 		return err
@@ -307,6 +316,27 @@ func checkNotInside(ws string, files []Entry) error {
 		if rel, err := filepath.Rel(src, wsAbs); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
 			return fmt.Errorf("payload %s contains the work dir %s; put the work dir elsewhere", e.Src, ws)
 		}
+	}
+	return nil
+}
+
+// writeESP places the ESP image in the workspace; O_EXCL turns a payload
+// file that happens to use the reserved name into an error instead of a
+// silently replaced (and hidden) file.
+func writeESP(p string, esp []byte) error {
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o444)
+	if err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("payload uses /%s, a name reserved for the ESP image", espName)
+		}
+		return fmt.Errorf("write ESP image to workspace: %w", err)
+	}
+	if _, err := f.Write(esp); err != nil {
+		f.Close()
+		return fmt.Errorf("write ESP image to workspace: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write ESP image to workspace: %w", err)
 	}
 	return nil
 }

@@ -248,6 +248,11 @@ func TestRefused(t *testing.T) {
 			wantErr: []string{"contains the work dir"},
 		},
 		{
+			name:    "reserved name inside a tree",
+			setup:   func(t *testing.T, src string) { writeFile(t, filepath.Join(src, espName), "mine", 0o644) },
+			wantErr: []string{"reserved"},
+		},
+		{
 			name:    "bad volume id",
 			setup:   func(t *testing.T, src string) {},
 			opts:    func(o *Options) { o.VolumeID = "tinyboot" },
