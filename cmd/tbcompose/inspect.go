@@ -1,0 +1,79 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tinyboot/tinyboot/compose"
+)
+
+func init() {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "inspect IMAGE.iso",
+		Short: "Show what an image holds, without mounting it",
+		Long: `inspect reads an image built by tbcompose: the baked spec the agent applies,
+the kernel version and command line, the modules in load order, the
+initramfs's files and the ISO payload, with their sizes. Nothing is mounted
+and nothing needs root.`,
+		Example: `  tbcompose inspect hello.iso
+  tbcompose inspect --json hello.iso | jq .spec`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			in, err := compose.Inspect(args[0])
+			if err != nil {
+				return withCode(exitInvalid, err)
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(in)
+			}
+			printInspection(out, in)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
+	rootCmd.AddCommand(cmd)
+}
+
+func printInspection(w io.Writer, in *compose.Inspection) {
+	fmt.Fprintf(w, "%s  %s  volume %s\n", in.Path, humanSize(in.Size), in.VolumeID)
+	fmt.Fprintf(w, "  boot      El Torito EFI entries %d, GPT partitions %d\n", in.BootEntries, in.Partitions)
+	fmt.Fprintf(w, "  ESP       %s holding the UKI (%s)\n", humanSize(in.ESPSize), humanSize(in.UKISize))
+	fmt.Fprintf(w, "  kernel    %s (%s)\n", in.Uname, humanSize(in.KernelSize))
+	fmt.Fprintf(w, "  cmdline   %s\n", in.Cmdline)
+	fmt.Fprintf(w, "  initramfs %s compressed\n", humanSize(in.InitrdSize))
+	if c := in.Spec; c != nil {
+		fmt.Fprintf(w, "  app       %s %s\n", c.App.Path, strings.Join(c.App.Args, " "))
+		var names []string
+		for _, m := range c.Modules {
+			names = append(names, m.Name)
+		}
+		fmt.Fprintf(w, "  modules   %d: %s\n", len(names), strings.Join(names, " "))
+	}
+	fmt.Fprintln(w, "  initramfs files:")
+	for _, f := range in.Initramfs {
+		if strings.HasPrefix(f.Path, "/lib/modules/") {
+			continue // listed by name above
+		}
+		fmt.Fprintf(w, "    %-40s %10s\n", f.Path, humanSize(f.Size))
+	}
+	fmt.Fprintln(w, "  payload (/iso):")
+	for _, f := range in.Payload {
+		if f.Link != "" {
+			fmt.Fprintf(w, "    %-40s -> %s\n", f.Path, f.Link)
+			continue
+		}
+		fmt.Fprintf(w, "    %-40s %10s\n", f.Path, humanSize(f.Size))
+	}
+	if in.Spec != nil {
+		b, _ := json.MarshalIndent(in.Spec, "  ", "  ")
+		fmt.Fprintf(w, "  baked spec (%s):\n  %s\n", "/etc/tinyboot/spec.json", b)
+	}
+}

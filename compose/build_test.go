@@ -1,0 +1,172 @@
+package compose_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tinyboot/tinyboot/compose"
+	"github.com/tinyboot/tinyboot/spec"
+)
+
+// requireKernelTools fails under CI (where .ci/run installs them) and skips
+// elsewhere when the machine cannot build a real image.
+func requireKernelTools(t *testing.T) {
+	t.Helper()
+	for _, p := range []string{compose.DefaultStub, "/usr/bin/apt-get"} {
+		if _, err := os.Stat(p); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s is missing: install systemd-boot-efi and apt (.ci/run does)", p)
+			}
+			t.Skipf("%s is missing (apt-get install systemd-boot-efi)", p)
+		}
+	}
+}
+
+func loadExample(t *testing.T) *spec.Spec {
+	t.Helper()
+	s, diags, err := spec.Load("../examples/tinyboot.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diags.HasErrors() {
+		t.Fatalf("example invalid: %v", diags)
+	}
+	s.ApplyDefaults()
+	return s
+}
+
+// TestBuildExample builds the example with Debian's real kernel and reads
+// the image back: boot catalog, GPT, UKI sections, initramfs and payload.
+func TestBuildExample(t *testing.T) {
+	requireKernelTools(t)
+	s := loadExample(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "hello.iso")
+	res, err := compose.Build(context.Background(), s, compose.Options{Output: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("built %s: %d bytes, kernel %s, %d modules", out, res.Size, res.KernelVersion, len(res.Modules))
+	for _, p := range res.Parts {
+		t.Logf("  %-18s %d", p.Name, p.Size)
+	}
+	for _, tm := range res.Timings {
+		t.Logf("  %-10s %v", tm.Stage, tm.Duration)
+	}
+
+	in, err := compose.Inspect(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.VolumeID != "HELLO" {
+		t.Errorf("volume id %q, want HELLO", in.VolumeID)
+	}
+	if in.BootEntries != 1 || in.Partitions < 1 {
+		t.Errorf("boot entries %d, GPT partitions %d; want 1 EFI entry and an ESP partition", in.BootEntries, in.Partitions)
+	}
+	if !strings.Contains(in.Cmdline, "console=ttyS0") {
+		t.Errorf("cmdline %q lacks the spec's console=ttyS0", in.Cmdline)
+	}
+	if in.Uname != res.KernelVersion || in.KernelSize == 0 || in.InitrdSize == 0 {
+		t.Errorf("UKI: uname %q kernel %d initrd %d", in.Uname, in.KernelSize, in.InitrdSize)
+	}
+	if !strings.Contains(in.OSRelease, "ID=tinyboot") {
+		t.Errorf(".osrel = %q", in.OSRelease)
+	}
+	files := map[string]compose.InspectedFile{}
+	for _, f := range in.Initramfs {
+		files[f.Path] = f
+	}
+	for _, want := range []string{"/init", "/bin/hello", "/etc/tinyboot/spec.json", "/etc/ssl/certs/ca-certificates.crt"} {
+		if _, ok := files[want]; !ok {
+			t.Errorf("initramfs lacks %s", want)
+		}
+	}
+	if in.Spec == nil {
+		t.Fatal("no baked spec in the initramfs")
+	}
+	if in.Spec.App.Path != "/bin/hello" || in.Spec.ISO.VolumeID != "HELLO" || in.Spec.Persistent == nil || in.Spec.Persistent.Label != "tinyboot" {
+		t.Errorf("baked spec: %+v", in.Spec)
+	}
+	mods := map[string]bool{}
+	for i, m := range in.Spec.Modules {
+		mods[m.Name] = true
+		if _, ok := files["/lib/modules/"+res.KernelVersion+"/"+m.Path]; !ok {
+			t.Errorf("module %d %s: %s not in the initramfs", i, m.Name, m.Path)
+		}
+	}
+	for _, want := range []string{"isofs", "virtio_pci", "virtio_net", "btrfs", "button", "sr_mod"} {
+		if !mods[want] {
+			t.Errorf("module %s missing from the baked load order", want)
+		}
+	}
+	want, err := os.ReadFile("../examples/www/index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, f := range in.Payload {
+		if f.Path == "/www/index.html" {
+			found = f.Size == int64(len(want))
+		}
+	}
+	if !found {
+		t.Errorf("payload /www/index.html missing or wrong size: %+v", in.Payload)
+	}
+	if in.Size-in.UKISize >= 1<<20 {
+		t.Logf("note: the ISO adds %d bytes over the UKI (target < 1 MiB)", in.Size-in.UKISize)
+	}
+
+	// Reproducible: a second build, with the compressed segments dropped
+	// from the cache so that they are made again, gives the same bytes.
+	cache, err := compose.CacheDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(cache, "initramfs")); err != nil {
+		t.Fatal(err)
+	}
+	out2 := filepath.Join(dir, "again.iso")
+	res2, err := compose.Build(context.Background(), loadExample(t), compose.Options{Output: out2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res2.SHA256 != res.SHA256 {
+		a, _ := os.ReadFile(out)
+		b, _ := os.ReadFile(out2)
+		i := 0
+		for i < len(a) && i < len(b) && a[i] == b[i] {
+			i++
+		}
+		t.Fatalf("two builds differ: %s vs %s (first difference at byte %d)", res.SHA256, res2.SHA256, i)
+	}
+	// The image on disk is the one the result describes.
+	if fi, err := os.Stat(out); err != nil || fi.Size() != res.Size {
+		t.Errorf("size on disk %v (%v), result says %d", fi, err, res.Size)
+	}
+}
+
+// TestEpochChangesImage shows the time stamp is the only input that moves
+// when SOURCE_DATE_EPOCH does, and that it does move.
+func TestEpochChangesImage(t *testing.T) {
+	requireKernelTools(t)
+	dir := t.TempDir()
+	var sums []string
+	for _, epoch := range []string{"1700000000", "1700000000", "1800000000"} {
+		t.Setenv("SOURCE_DATE_EPOCH", epoch)
+		res, err := compose.Build(context.Background(), loadExample(t), compose.Options{Output: filepath.Join(dir, "x.iso")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sums = append(sums, res.SHA256)
+	}
+	if sums[0] != sums[1] {
+		t.Errorf("same SOURCE_DATE_EPOCH, different images")
+	}
+	if sums[0] == sums[2] {
+		t.Errorf("different SOURCE_DATE_EPOCH, same image: the time is not stamped")
+	}
+}
