@@ -2,6 +2,7 @@ package compose_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -79,6 +80,20 @@ func TestBuildExample(t *testing.T) {
 	files := map[string]compose.InspectedFile{}
 	for _, f := range in.Initramfs {
 		files[f.Path] = f
+		// Nothing but the agent and the app runs, owned by root; only /tmp
+		// is writable by all.
+		if f.UID != 0 || f.GID != 0 {
+			t.Errorf("%s owned by %d:%d, want root", f.Path, f.UID, f.GID)
+		}
+		if len(f.Mode) >= 9 && f.Mode[len(f.Mode)-2] == 'w' && f.Path != "/tmp" {
+			t.Errorf("%s is world-writable (%s)", f.Path, f.Mode)
+		}
+		if f.Mode[0] == 'L' || f.Mode[0] == 'l' {
+			t.Errorf("%s: unexpected symlink to %s", f.Path, f.Link)
+		}
+		if f.Path != "/init" && f.Path != "/bin/hello" && !f.Dir && strings.Contains(f.Mode, "x") {
+			t.Errorf("%s is executable: the image runs only the agent and the app", f.Path)
+		}
 	}
 	for _, want := range []string{"/init", "/bin/hello", "/etc/tinyboot/spec.json", "/etc/ssl/certs/ca-certificates.crt"} {
 		if _, ok := files[want]; !ok {
@@ -90,6 +105,12 @@ func TestBuildExample(t *testing.T) {
 	}
 	if in.Spec.App.Path != "/bin/hello" || in.Spec.ISO.VolumeID != "HELLO" || in.Spec.Persistent == nil || in.Spec.Persistent.Label != "tinyboot" {
 		t.Errorf("baked spec: %+v", in.Spec)
+	}
+	specJSON, _ := json.Marshal(in.Spec)
+	for _, host := range []string{s.Dir, filepath.Dir(s.Dir), os.Getenv("HOME"), "/tmp/", "/root/"} {
+		if host != "" && strings.Contains(string(specJSON), host) {
+			t.Errorf("baked spec holds the host path %q: %s", host, specJSON)
+		}
 	}
 	mods := map[string]bool{}
 	for i, m := range in.Spec.Modules {

@@ -35,7 +35,8 @@ type Inspection struct {
 	Uname       string `json:"uname,omitempty"`
 	Partitions  int    `json:"gpt_partitions"`
 	BootEntries int    `json:"boot_entries"`
-	// Initramfs lists the initramfs's files (not directories), uncompressed.
+	// Initramfs lists the initramfs's entries, directories included, with
+	// their uncompressed sizes.
 	Initramfs []InspectedFile `json:"initramfs"`
 	// Payload lists the ISO's files outside the boot image.
 	Payload []InspectedFile `json:"payload"`
@@ -49,6 +50,10 @@ type InspectedFile struct {
 	Size int64  `json:"size"`
 	Mode string `json:"mode"`
 	Link string `json:"link,omitempty"`
+	// UID and GID are the owner recorded in the initramfs (0 for ISO files).
+	UID int  `json:"uid"`
+	GID int  `json:"gid"`
+	Dir bool `json:"dir,omitempty"`
 }
 
 // Inspect reads the image at p: its ISO tree, its boot catalog and GPT,
@@ -198,10 +203,7 @@ func readCPIOs(in *Inspection, raw []byte) error {
 				return err
 			}
 			name := "/" + strings.TrimPrefix(path.Clean("/"+h.Name), "/")
-			if h.Mode.IsDir() {
-				continue
-			}
-			f := InspectedFile{Path: name, Size: h.Size, Mode: fmt.Sprintf("%v", h.FileInfo().Mode())}
+			f := InspectedFile{Path: name, Size: h.Size, Mode: fmt.Sprintf("%v", h.FileInfo().Mode()), UID: h.Uid, GID: h.Guid, Dir: h.Mode.IsDir()}
 			if h.Mode&cpio.ModeType == cpio.TypeSymlink {
 				f.Link, f.Size = string(body), 0
 			}

@@ -59,7 +59,7 @@ func printInspection(w io.Writer, in *compose.Inspection) {
 	}
 	fmt.Fprintln(w, "  initramfs files:")
 	for _, f := range in.Initramfs {
-		if strings.HasPrefix(f.Path, "/lib/modules/") {
+		if f.Dir || strings.HasPrefix(f.Path, "/lib/modules/") {
 			continue // listed by name above
 		}
 		fmt.Fprintf(w, "    %-40s %10s\n", f.Path, humanSize(f.Size))
