@@ -131,7 +131,13 @@ func (a *agent) boot(ctx context.Context) (act Action, ok bool) {
 // waitNetwork waits for the first lease, at most network.wait from when
 // DHCP started, and returns the time spent since then.
 func (a *agent) waitNetwork(since time.Time) time.Duration {
-	if a.net == nil || a.net.Links() == 0 {
+	if a.net == nil {
+		return 0
+	}
+	if a.net.Links() == 0 {
+		// Without this line a machine booted without a NIC would look the
+		// same on the console as one whose DHCP never started.
+		a.log.Printf("network: no network interface")
 		return 0
 	}
 	wait := a.cfg.Network.Wait.Std()

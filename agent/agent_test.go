@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -394,6 +395,7 @@ func TestNetworkAndTime(t *testing.T) {
 		net       *fakeNet
 		sntpErr   error
 		wantLines []string
+		notLines  []string
 		wantStep  bool
 	}{
 		{
@@ -407,6 +409,14 @@ func TestNetworkAndTime(t *testing.T) {
 			net:       &fakeNet{links: 1, bound: make(chan struct{})},
 			sntpErr:   errors.New("timeout"),
 			wantLines: []string{"network: no lease after 30s; starting the app anyway", "time: no SNTP answer after 50ms"},
+		},
+		{
+			// A machine without a NIC must say why it has no network, and
+			// not claim to have released leases it never had.
+			name:      "no network interface",
+			net:       &fakeNet{links: 0, bound: make(chan struct{})},
+			wantLines: []string{"network: no network interface", "app: started /bin/hello (pid 101)"},
+			notLines:  []string{"network: no lease after 30s; starting the app anyway", "shutdown: released DHCP leases"},
 		},
 	}
 	for _, tt := range tests {
@@ -433,6 +443,11 @@ func TestNetworkAndTime(t *testing.T) {
 			h.run(t, cfg)
 			lines := h.out.Lines()
 			has(t, "console", lines, tt.wantLines)
+			for _, l := range lines {
+				if slices.Contains(tt.notLines, l) {
+					t.Errorf("console has %q", l)
+				}
+			}
 			if tt.wantStep {
 				has(t, "calls", sys.Calls(), []string{"step 1h2m3s", "start /bin/hello -v GREETING=hi PATH=" + defaultPath + " TINYBOOT_ISO=/iso TINYBOOT_PERSISTENT=/persistent"})
 				if strings.Join(asked, ",") != "pool.ntp.org,10.0.2.2" {

@@ -167,7 +167,9 @@ func (a *agent) shutdown(act Action) {
 		}()
 		select {
 		case <-done:
-			a.log.Printf("shutdown: released DHCP leases")
+			if a.net.Links() > 0 {
+				a.log.Printf("shutdown: released DHCP leases")
+			}
 		case <-a.clock.After(releaseWait):
 			a.log.Printf("shutdown: DHCP release still pending after %s; going on", releaseWait)
 		}

@@ -38,6 +38,7 @@
 //	network: eth0: lease on 10.0.2.15/24 expired
 //	network: eth0: lease on 10.0.2.15/24 refused (NAK)
 //	network: no lease after 30s; starting the app anyway
+//	network: no network interface
 //	time: stepped clock by +1h2m3s (server 10.0.2.2)
 //	time: no SNTP answer after 5s
 //	boot: ready in D (modules D, storage D, network D, time D)
