@@ -135,7 +135,12 @@ func Query(ctx context.Context, server string, now func() time.Time) (Result, er
 	for {
 		n, err := conn.Read(buf)
 		if err != nil {
-			if ctx.Err() != nil {
+			// The socket's deadline is ctx's, and either may be noticed
+			// first: report the context's error for both, so callers see
+			// one error for one cause.
+			if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+				err = context.DeadlineExceeded
+			} else if ctx.Err() != nil {
 				err = ctx.Err()
 			}
 			return Result{}, fmt.Errorf("sntp %s: receive: %w", server, err)

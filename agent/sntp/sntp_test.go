@@ -61,7 +61,7 @@ func TestQuery(t *testing.T) {
 		{name: "kiss of death", mutate: func(p *Packet) { p.Stratum = 0 }, wantErr: "kiss"},
 		{name: "unsynchronized", mutate: func(p *Packet) { p.LIVNMode |= leapNotSync << 6 }, wantErr: "not synchronized"},
 		{name: "wrong mode", mutate: func(p *Packet) { p.LIVNMode = version<<3 | modeClient }, wantErr: "mode"},
-		{name: "wrong originate", mutate: func(p *Packet) { p.Originate++ }, wantErr: "timeout"},
+		{name: "wrong originate", mutate: func(p *Packet) { p.Originate++ }, wantErr: "deadline exceeded"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
