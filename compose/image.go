@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/tinyboot/tinyboot/compose/esp"
 	"github.com/tinyboot/tinyboot/compose/iso"
@@ -27,16 +28,24 @@ func (b *builder) uki(k *kernel.Kernel, initrd []byte) ([]byte, error) {
 	if s.Kernel.Stub != "" {
 		stubPath = s.Resolve(s.Kernel.Stub)
 	}
+	// Errors name the spec field when the user chose the stub, and the
+	// package that provides it when we did.
+	field := "kernel.stub " + s.Kernel.Stub
+	fix := "point kernel.stub at a systemd UEFI stub such as " + DefaultStub
+	if s.Kernel.Stub == "" {
+		field = "UEFI stub " + stubPath + " (the default; kernel.stub is not set)"
+		fix = "reinstall " + stubPackages + ", or set kernel.stub"
+	}
 	stub, err := os.ReadFile(stubPath)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) && s.Kernel.Stub == "" {
 			return nil, fmt.Errorf("UEFI stub %s not found: install %s, or set kernel.stub", stubPath, stubPackages)
 		}
-		return nil, fmt.Errorf("UEFI stub: %w", err)
+		return nil, fmt.Errorf("%s: %w; %s", field, err, fix)
 	}
 	vmlinuz, err := os.ReadFile(k.Vmlinuz)
 	if err != nil {
-		return nil, fmt.Errorf("kernel image: %w", err)
+		return nil, fmt.Errorf("kernel image %s: %w", k.Vmlinuz, err)
 	}
 	osrel := fmt.Sprintf("NAME=tinyboot\nID=tinyboot\nPRETTY_NAME=\"tinyboot %s\"\nIMAGE_ID=%s\nVERSION_ID=%s\n", s.Name, s.Name, k.Version)
 	cmdline := Cmdline(s.Kernel.Cmdline)
@@ -49,7 +58,7 @@ func (b *builder) uki(k *kernel.Kernel, initrd []byte) ([]byte, error) {
 		uki.Bytes(".initrd", initrd),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("UKI from stub %s: %w", stubPath, err)
+		return nil, fmt.Errorf("%s: %w; %s", field, err, fix)
 	}
 	b.addPart("kernel", int64(len(vmlinuz)))
 	b.addPart("uki stub", int64(out.Len()-len(vmlinuz)-len(initrd)))
@@ -82,11 +91,11 @@ func (b *builder) iso(espImage []byte, ukiSize int64, work string) error {
 	}()
 	var files []iso.Entry
 	var payload int64
-	for _, e := range s.Files {
+	for i, e := range s.Files {
 		src := s.Resolve(e.Src)
 		n, err := treeSize(src)
 		if err != nil {
-			return fmt.Errorf("files: %s: %w", e.Src, err)
+			return fmt.Errorf("files[%d].src %s: %w", i, e.Src, err)
 		}
 		payload += n
 		files = append(files, iso.Entry{Src: src, Dst: e.Dst})
@@ -99,38 +108,65 @@ func (b *builder) iso(espImage []byte, ukiSize int64, work string) error {
 		WorkDir:  work,
 	})
 	if err != nil {
-		return fmt.Errorf("ISO: %w", err)
+		return outputError(out, fmt.Errorf("ISO: %w", err))
 	}
 	fi, err := os.Stat(f.Name())
 	if err != nil {
-		return err
+		return fmt.Errorf("write %s: %w", out, err)
 	}
 	b.res.Size = fi.Size()
 	b.addPart("payload", payload)
 	b.addPart("esp+iso overhead", fi.Size()-payload-ukiSize)
 	if b.res.SHA256, err = sha256File(f.Name()); err != nil {
-		return err
+		return fmt.Errorf("read back %s: %w", out, err)
 	}
 	if err := commit(f, out); err != nil {
-		return err
+		return outputError(out, err)
 	}
 	done = true
 	return nil
 }
 
-// treeSize adds up the regular files below root without following links.
+// outputError adds what to do to a failure to write the image when the
+// cause is one the user can fix: a full disk or quota.
+func outputError(out string, err error) error {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return fmt.Errorf("write %s: %w; free some space in %s (the image and its scratch files live there while building), or %s", out, err, filepath.Dir(out), outputFix)
+	}
+	return err
+}
+
+// treeSize adds up the regular files below root without following links,
+// and refuses what an ISO cannot hold (pipes, sockets, devices) before any
+// of the image is written, so the error can name the spec entry.
 func treeSize(root string) (int64, error) {
 	var n int64
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			return err
+			if errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("%s vanished while the image was being built: %w; make sure nothing removes it during the build", p, err)
+			}
+			return fmt.Errorf("%w; make it readable", err)
 		}
-		if d.Type().IsRegular() {
+		switch t := d.Type(); {
+		case t.IsRegular():
 			fi, err := d.Info()
 			if err != nil {
 				return err
 			}
 			n += fi.Size()
+		case t.IsDir(), t&fs.ModeSymlink != 0:
+		default:
+			what := "special file"
+			switch {
+			case t&fs.ModeNamedPipe != 0:
+				what = "named pipe"
+			case t&fs.ModeSocket != 0:
+				what = "socket"
+			case t&fs.ModeDevice != 0:
+				what = "device"
+			}
+			return fmt.Errorf("%s is a %s; files entries can hold only regular files, directories and symlinks: remove it or copy its contents into a regular file", p, what)
 		}
 		return nil
 	})

@@ -49,7 +49,7 @@ func BaseModules(s *spec.Spec) []string {
 func (b *builder) resolveModules(k *kernel.Kernel) ([]resolvedModule, error) {
 	idx, err := loadIndex(k, b.opts.CacheDir)
 	if err != nil {
-		return nil, fmt.Errorf("kernel modules of %s: %w", k.Version, err)
+		return nil, fmt.Errorf("modules: reading the module tree %s of kernel %s: %w; the kernel's files are damaged: unpack or download it again (or clear the cache with rm -r %s)", k.ModulesDir, k.Version, err, filepath.Join(b.opts.CacheDir, "kernels"))
 	}
 	// A base module this kernel lacks entirely may be built in without a
 	// modules.builtin entry (a custom kernel); only the spec's own modules
@@ -65,22 +65,62 @@ func (b *builder) resolveModules(k *kernel.Kernel) ([]resolvedModule, error) {
 	names = append(names, b.spec.Modules...)
 	mods, err := idx.Resolve(names)
 	if err != nil {
-		return nil, fmt.Errorf("kernel modules (kernel %s): %w", k.Version, err)
+		return nil, &modulesError{version: k.Version, err: err}
 	}
 	out := make([]resolvedModule, 0, len(mods))
 	for _, m := range mods {
 		f, err := os.Open(filepath.Join(k.ModulesDir, m.Path))
 		if err != nil {
-			return nil, fmt.Errorf("module %s: %w", m.Name, err)
+			return nil, fmt.Errorf("modules: %s: %w", m.Name, err)
 		}
 		data, err := kmod.Decompress(m.Path, f)
 		f.Close()
 		if err != nil {
-			return nil, fmt.Errorf("module %s: %w", m.Name, err)
+			return nil, fmt.Errorf("modules: %s (%s): %w; the kernel's module file is damaged: unpack or download the kernel again", m.Name, m.Path, err)
 		}
 		out = append(out, resolvedModule{Name: m.Name, Path: modulePath(m.Path), Data: data})
 	}
 	return out, nil
+}
+
+// modulesError is a module resolution that failed: each problem kmod
+// found, on its own line, with what the user can do about it.
+type modulesError struct {
+	version string
+	err     error
+}
+
+func (e *modulesError) Error() string {
+	errs := []error{e.err}
+	if j, ok := e.err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	lines := make([]string, len(errs))
+	for i, err := range errs {
+		lines[i] = err.Error() + "; " + moduleFix(err)
+	}
+	if len(lines) == 1 {
+		return fmt.Sprintf("modules: kernel %s: %s", e.version, lines[0])
+	}
+	return fmt.Sprintf("modules: kernel %s:\n  %s", e.version, strings.Join(lines, "\n  "))
+}
+
+func (e *modulesError) Unwrap() error { return e.err }
+
+// moduleFix says what to do about one kmod resolution error.
+func moduleFix(err error) string {
+	var unknown *kmod.UnknownModuleError
+	var missing *kmod.MissingDependencyError
+	var cycle *kmod.CycleError
+	switch {
+	case errors.As(err, &unknown):
+		return fmt.Sprintf("fix the name in modules (as modinfo or lsmod write it), or remove %s", unknown.Name)
+	case errors.As(err, &missing):
+		return fmt.Sprintf("remove %s from modules, or use a kernel that ships %s", missing.Module, missing.Dependency)
+	case errors.As(err, &cycle):
+		return "the kernel's modules are inconsistent: use another kernel build"
+	}
+	return "check the modules list"
 }
 
 // indexEntry is one module in the cached index.

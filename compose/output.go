@@ -1,10 +1,13 @@
 package compose
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -15,42 +18,99 @@ import (
 // and the next build removes it.
 const tempPrefix = ".tbcompose-"
 
+// lockGrace is how old a work directory without its .lock file must be
+// before it counts as abandoned: younger, it may belong to a build that
+// has created the directory but not yet its lock.
+const lockGrace = time.Minute
+
+// outputFix is what a user can do about an output directory that does not
+// work, appended to every such error.
+const outputFix = "choose another directory with -o or the spec's output"
+
+// checkOutputDir makes sure the image's directory exists and is a
+// directory, so later failures are not reported as a missing temp file.
+func checkOutputDir(out string) error {
+	dir := filepath.Dir(out)
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("output directory %s does not exist; create it, or %s", dir, outputFix)
+	case err != nil:
+		return fmt.Errorf("output directory %s: %w; %s", dir, err, outputFix)
+	case !fi.IsDir():
+		return fmt.Errorf("output directory %s is not a directory; %s", dir, outputFix)
+	}
+	return nil
+}
+
+// notWritable explains a failure to create a file in the output directory.
+func notWritable(dir string, err error) error {
+	return fmt.Errorf("output directory %s is not writable: %w; %s", dir, err, outputFix)
+}
+
 // createTemp makes the file an image is written into before it is renamed
 // over out, so the previous image survives a failed or interrupted build.
 func createTemp(out string) (*os.File, error) {
+	if err := checkOutputDir(out); err != nil {
+		return nil, err
+	}
 	dir := filepath.Dir(out)
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return nil, fmt.Errorf("output directory %s: %w (create it first)", dir, err)
-	}
-	if !fi.IsDir() {
-		return nil, fmt.Errorf("output directory %s is not a directory", dir)
-	}
 	removeStaleTemps(dir)
-	f, err := os.CreateTemp(dir, tempPrefix+filepath.Base(out)+"-*")
-	if err != nil {
-		return nil, fmt.Errorf("output directory %s is not writable: %w", dir, err)
+	// A concurrent build's cleanup may take the lock between our create
+	// and our flock and remove the file; then the file we hold is no
+	// longer the one at its name, and we make another.
+	for range 3 {
+		f, err := os.CreateTemp(dir, tempPrefix+filepath.Base(out)+"-*")
+		if err != nil {
+			return nil, notWritable(dir, err)
+		}
+		// The lock lives as long as the descriptor, so it ends with the
+		// process. Blocking is brief: only a cleanup can hold it.
+		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err == nil && stillAt(f, f.Name()) {
+			return f, nil
+		}
+		f.Close()
+		os.Remove(f.Name())
 	}
-	// The lock lives as long as the descriptor, so it ends with the process.
-	_ = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-	return f, nil
+	return nil, fmt.Errorf("output directory %s: temp files keep vanishing; is another program cleaning it?", dir)
 }
 
 // createWorkDir makes a scratch directory beside out, locked like a temp
 // file through a .lock file inside it. The caller removes it and closes the
-// returned lock.
+// returned lock. It also removes what killed builds left, so that they are
+// cleaned up even when this build fails before writing the image.
 func createWorkDir(out string) (string, *os.File, error) {
-	dir, err := os.MkdirTemp(filepath.Dir(out), tempPrefix+"work-*")
-	if err != nil {
-		return "", nil, fmt.Errorf("output directory %s is not writable: %w", filepath.Dir(out), err)
-	}
-	lock, err := os.Create(filepath.Join(dir, ".lock"))
-	if err != nil {
-		os.RemoveAll(dir)
+	if err := checkOutputDir(out); err != nil {
 		return "", nil, err
 	}
-	_ = unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-	return dir, lock, nil
+	parent := filepath.Dir(out)
+	removeStaleTemps(parent)
+	for range 3 {
+		dir, err := os.MkdirTemp(parent, tempPrefix+"work-*")
+		if err != nil {
+			return "", nil, notWritable(parent, err)
+		}
+		lockPath := filepath.Join(dir, ".lock")
+		lock, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if err == nil {
+			if unix.Flock(int(lock.Fd()), unix.LOCK_EX) == nil && stillAt(lock, lockPath) {
+				return dir, lock, nil
+			}
+			lock.Close()
+		}
+		os.RemoveAll(dir)
+	}
+	return "", nil, fmt.Errorf("output directory %s: work directories keep vanishing; is another program cleaning it?", parent)
+}
+
+// stillAt reports whether f is still the file named path.
+func stillAt(f *os.File, path string) bool {
+	a, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	b, err := os.Stat(path)
+	return err == nil && os.SameFile(a, b)
 }
 
 // removeStaleTemps cleans up after builds that were killed before they
@@ -65,31 +125,42 @@ func removeStaleTemps(dir string) {
 			continue
 		}
 		p := filepath.Join(dir, e.Name())
-		lockPath := p
 		if e.IsDir() {
-			lockPath = filepath.Join(p, ".lock")
-		}
-		if abandoned(lockPath) {
-			os.RemoveAll(p)
+			removeIfAbandoned(p, filepath.Join(p, ".lock"))
+		} else {
+			removeIfAbandoned(p, p)
 		}
 	}
 }
 
-// abandoned reports whether no live build holds the lock on path.
-func abandoned(path string) bool {
-	f, err := os.Open(path)
+// removeIfAbandoned removes p when no live build holds the lock on
+// lockPath. The lock is held while removing, so that the owner, should it
+// be just starting, sees its file gone once it gets the lock, and starts
+// over.
+func removeIfAbandoned(p, lockPath string) {
+	f, err := os.Open(lockPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		// A work directory without its lock: killed between creating the
+		// two, or a live build in that same instant; only age tells.
+		if fi, err := os.Lstat(p); err == nil && time.Since(fi.ModTime()) > lockGrace {
+			os.RemoveAll(p)
+		}
+		return
+	}
 	if err != nil {
-		return os.IsNotExist(err)
+		return
 	}
 	defer f.Close()
-	return unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil
+	if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+		os.RemoveAll(p)
+	}
 }
 
 // commit makes the finished temp file the output: synced, then renamed, so
 // a crash leaves either the old image or the new one, never a mix.
 func commit(f *os.File, out string) error {
 	if err := f.Chmod(0o644); err != nil {
-		return err
+		return fmt.Errorf("write %s: %w", out, err)
 	}
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("write %s: %w", out, err)

@@ -8,6 +8,7 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,7 +28,7 @@ func (e *BuildError) Error() string {
 	if msg == "" {
 		msg = e.Err.Error()
 	}
-	return fmt.Sprintf("go build %s failed:\n%s", e.Package, msg)
+	return fmt.Sprintf("app.go %s: go build failed; fix these errors and build again:\n%s", e.Package, msg)
 }
 
 func (e *BuildError) Unwrap() error { return e.Err }
@@ -56,10 +57,10 @@ func BuildGo(ctx context.Context, pkg, dir, out string) error {
 		}
 		fi, err := os.Stat(abs)
 		if err != nil {
-			return fmt.Errorf("app %s: %w", pkg, err)
+			return fmt.Errorf("app.go %s: %w; point it at the directory of your main package", pkg, err)
 		}
 		if !fi.IsDir() {
-			return fmt.Errorf("app %s: not a directory", pkg)
+			return fmt.Errorf("app.go %s is not a directory; point it at the directory of your main package, or use app.binary for a prebuilt executable", pkg)
 		}
 		workDir, target = abs, "."
 	}
@@ -71,7 +72,7 @@ func BuildGo(ctx context.Context, pkg, dir, out string) error {
 	cmd.Stdout, cmd.Stderr = &output, &output
 	if err := cmd.Run(); err != nil {
 		if errors.Is(err, exec.ErrNotFound) {
-			return fmt.Errorf("app %s: the go command is not installed or not on PATH (https://go.dev/dl): %w", pkg, err)
+			return fmt.Errorf("app.go %s: the go command is not installed or not on PATH: install Go (https://go.dev/dl), or build the app yourself and use app.binary: %w", pkg, err)
 		}
 		return &BuildError{Package: pkg, Output: output.String(), Err: err}
 	}
@@ -84,36 +85,49 @@ func isDirPath(p string) bool {
 	return p == "." || p == ".." || strings.HasPrefix(p, "./") || strings.HasPrefix(p, "../") || filepath.IsAbs(p)
 }
 
-// CheckBinary makes sure path is an executable the image can run: a
-// static x86-64 ELF, since the image has no dynamic loader or libc.
+// CheckBinary makes sure path, the spec's app.binary, is an executable
+// the image can run; errors name the field.
 func CheckBinary(path string) error {
+	if err := CheckExecutable(path); err != nil {
+		return fmt.Errorf("app.binary %w", err)
+	}
+	return nil
+}
+
+// CheckExecutable makes sure path is an executable the image can run: a
+// static x86-64 ELF, since the image has no dynamic loader or libc. Errors
+// start with path and end with what to do.
+func CheckExecutable(path string) error {
 	f, err := elf.Open(path)
 	if err != nil {
 		var fe *elf.FormatError
-		if errors.As(err, &fe) {
-			return fmt.Errorf("app binary %s is not an ELF executable (build it with GOOS=linux GOARCH=amd64 CGO_ENABLED=0)", path)
+		if errors.As(err, &fe) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return fmt.Errorf("%s: not an ELF executable; build it with GOOS=linux GOARCH=amd64 CGO_ENABLED=0", path)
 		}
-		return fmt.Errorf("app binary %s: %w", path, err)
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	defer f.Close()
 	if f.Class != elf.ELFCLASS64 || f.Machine != elf.EM_X86_64 {
-		return fmt.Errorf("app binary %s is built for %s (%s), not x86-64 (build it with GOARCH=amd64)", path, f.Machine, f.Class)
+		return fmt.Errorf("%s: built for %s (%s), not x86-64; build it with GOARCH=amd64", path, f.Machine, f.Class)
 	}
 	if f.Type != elf.ET_EXEC && f.Type != elf.ET_DYN {
-		return fmt.Errorf("app binary %s is an ELF %s, not an executable", path, f.Type)
+		return fmt.Errorf("%s: an ELF %s, not an executable; build a program (package main)", path, f.Type)
 	}
 	for _, p := range f.Progs {
 		if p.Type != elf.PT_INTERP {
 			continue
 		}
-		interp := make([]byte, p.Filesz)
-		if _, err := p.ReadAt(interp, 0); err != nil {
-			return fmt.Errorf("app binary %s: read interpreter: %w", path, err)
+		// The interpreter is only named in the message: a hostile header
+		// must not make us allocate much.
+		interp := make([]byte, min(p.Filesz, 4096))
+		if _, err := p.ReadAt(interp, 0); err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("%s: dynamically linked, with an unreadable interpreter path (%v); build it statically (for Go: CGO_ENABLED=0)", path, err)
 		}
-		return fmt.Errorf("app binary %s is dynamically linked (interpreter %s); the image has no dynamic loader: build it statically (for Go: CGO_ENABLED=0)", path, strings.TrimRight(string(interp), "\x00"))
+		interp, _, _ = bytes.Cut(interp, []byte{0})
+		return fmt.Errorf("%s: dynamically linked (interpreter %q); the image has no dynamic loader: build it statically (for Go: CGO_ENABLED=0)", path, interp)
 	}
 	if f.Type == elf.ET_DYN && f.Entry == 0 {
-		return fmt.Errorf("app binary %s is a shared library, not an executable", path)
+		return fmt.Errorf("%s: a shared library, not an executable; build a program (package main)", path)
 	}
 	return nil
 }

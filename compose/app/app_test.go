@@ -67,7 +67,7 @@ func TestCheckBinary(t *testing.T) {
 		name, path, want string
 	}{
 		{"not ELF", text, "not an ELF"},
-		{"dynamic", "/bin/ls", "dynamically linked (interpreter /lib64/ld-linux-x86-64.so.2)"},
+		{"dynamic", "/bin/ls", `dynamically linked (interpreter "/lib64/ld-linux-x86-64.so.2")`},
 		{"missing", filepath.Join(dir, "missing"), "no such file"},
 	}
 	for _, tt := range tests {

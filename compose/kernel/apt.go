@@ -30,11 +30,14 @@ func aptShow(ctx context.Context, name, version string) (*aptPackage, error) {
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil || len(bytes.TrimSpace(out)) == 0 {
-		msg := strings.TrimSpace(stderr.String())
-		if version != "" {
-			return nil, fmt.Errorf("apt does not know %s version %s (%s); run `apt-get update`, or `tbcompose build --update` to move the lock file to the current version", name, version, firstLine(msg))
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("apt-cache show %s: %w", name, ctx.Err())
 		}
-		return nil, fmt.Errorf("apt does not know package %s (%s); run `apt-get update` (as root) so apt's package lists are present, and check the name", name, firstLine(msg))
+		msg := aptMessage(stderr.String())
+		if version != "" {
+			return nil, fmt.Errorf("apt does not know %s version %s (apt-cache says: %s); run `apt-get update`, or `tbcompose build --update` to move the lock file to the current version", name, version, msg)
+		}
+		return nil, fmt.Errorf("apt does not know package %s (apt-cache says: %s); run `apt-get update` (as root) so apt's package lists are present, and check the name", name, msg)
 	}
 	return parseAptShow(out)
 }
@@ -129,12 +132,19 @@ func aptDownload(ctx context.Context, dir, name, version string) error {
 	return nil
 }
 
-func firstLine(s string) string {
-	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
-	if s == "" {
+// aptMessage condenses apt's diagnostics to one line: its notes and
+// errors (N: and E: lines, where the cause is), at most three.
+func aptMessage(s string) string {
+	var lines []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "W:") && len(lines) < 3 {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) == 0 {
 		return "no output"
 	}
-	return s
+	return strings.Join(lines, " / ")
 }
 
 func lastLine(s string) string {

@@ -41,17 +41,17 @@ type Package struct {
 func FromDir(vmlinuz, modulesDir string) (*Kernel, error) {
 	fi, err := os.Stat(vmlinuz)
 	if err != nil {
-		return nil, fmt.Errorf("kernel vmlinuz: %w", err)
+		return nil, fmt.Errorf("kernel.vmlinuz %s: %w; point it at a kernel image (bzImage)", vmlinuz, err)
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("kernel vmlinuz %s is not a file", vmlinuz)
+		return nil, fmt.Errorf("kernel.vmlinuz %s is not a file; point it at a kernel image (bzImage)", vmlinuz)
 	}
 	di, err := os.Stat(modulesDir)
 	if err != nil {
-		return nil, fmt.Errorf("kernel modules_dir: %w", err)
+		return nil, fmt.Errorf("kernel.modules_dir %s: %w; point it at the kernel's lib/modules/<version> directory", modulesDir, err)
 	}
 	if !di.IsDir() {
-		return nil, fmt.Errorf("kernel modules_dir %s is not a directory", modulesDir)
+		return nil, fmt.Errorf("kernel.modules_dir %s is not a directory; point it at the kernel's lib/modules/<version> directory", modulesDir)
 	}
 	return &Kernel{Version: filepath.Base(filepath.Clean(modulesDir)), Vmlinuz: vmlinuz, ModulesDir: modulesDir}, nil
 }
@@ -68,7 +68,7 @@ func fromTree(root string) (*Kernel, error) {
 	}
 	sort.Strings(images)
 	if len(images) == 0 {
-		return nil, fmt.Errorf("no kernel image (boot/vmlinuz-*) in the package(s); is this a kernel package such as linux-image-amd64?")
+		return nil, fmt.Errorf("no kernel image (boot/vmlinuz-*) in the package(s); list a kernel image package, such as linux-image-6.1.0-NN-amd64 (what linux-image-amd64 depends on)")
 	}
 	image := images[0]
 	version := strings.TrimPrefix(filepath.Base(image), "vmlinuz-")

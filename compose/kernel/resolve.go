@@ -45,7 +45,7 @@ func (r *Resolver) Package(ctx context.Context, name string, locked []Package) (
 	if len(pkgs) == 0 {
 		found, err := aptResolve(ctx, name)
 		if err != nil {
-			return nil, fmt.Errorf("resolve kernel %s: %w", name, err)
+			return nil, fmt.Errorf("kernel.package %s: %w", name, err)
 		}
 		for _, p := range found {
 			pkgs = append(pkgs, Package{Name: p.Name, Version: p.Version, SHA256: strings.ToLower(p.SHA256)})
@@ -58,13 +58,13 @@ func (r *Resolver) Package(ctx context.Context, name string, locked []Package) (
 	for _, p := range pkgs {
 		path, err := r.fetchApt(ctx, p)
 		if err != nil {
-			return nil, fmt.Errorf("resolve kernel %s: %w", name, err)
+			return nil, fmt.Errorf("kernel.package %s: %w", name, err)
 		}
 		paths = append(paths, path)
 	}
 	k, err := r.unpack(pkgs, paths)
 	if err != nil {
-		return nil, fmt.Errorf("resolve kernel %s: %w", name, err)
+		return nil, fmt.Errorf("kernel.package %s: %w", name, err)
 	}
 	return k, nil
 }
@@ -73,10 +73,12 @@ func (r *Resolver) Package(ctx context.Context, name string, locked []Package) (
 func (r *Resolver) Debs(ctx context.Context, sources []DebSource) (*Kernel, error) {
 	var pkgs []Package
 	var paths []string
-	for _, src := range sources {
+	for i, src := range sources {
+		field := fmt.Sprintf("kernel.deb[%d] %s", i, src.Path)
 		var path, sum string
 		var err error
 		if src.URL != "" {
+			field = fmt.Sprintf("kernel.deb[%d] %s", i, src.URL)
 			path, err = r.fetchURL(ctx, src.URL, strings.ToLower(src.SHA256))
 			sum = strings.ToLower(src.SHA256)
 		} else {
@@ -84,11 +86,15 @@ func (r *Resolver) Debs(ctx context.Context, sources []DebSource) (*Kernel, erro
 			sum, err = fileSHA256(path)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("resolve kernel deb %s%s: %w", src.Path, src.URL, err)
+			return nil, fmt.Errorf("%s: %w", field, err)
 		}
 		name, version, err := controlOf(path)
 		if err != nil {
-			return nil, fmt.Errorf("resolve kernel deb %s%s: %w", src.Path, src.URL, err)
+			fix := "the file is damaged or incomplete, or not a .deb: download it again"
+			if src.URL != "" {
+				fix = "the url does not serve a Debian package; check it"
+			}
+			return nil, fmt.Errorf("%s: %w; %s", field, err, fix)
 		}
 		pkgs = append(pkgs, Package{Name: name, Version: version, SHA256: sum, URL: src.URL})
 		paths = append(paths, path)
@@ -96,7 +102,11 @@ func (r *Resolver) Debs(ctx context.Context, sources []DebSource) (*Kernel, erro
 	if k, ok := r.cached(pkgs); ok {
 		return k, nil
 	}
-	return r.unpack(pkgs, paths)
+	k, err := r.unpack(pkgs, paths)
+	if err != nil {
+		return nil, fmt.Errorf("kernel.deb: %w", err)
+	}
+	return k, nil
 }
 
 // treeDir is where the unpacked kernel of pkgs lives: named by the hashes
@@ -142,11 +152,15 @@ func (r *Resolver) unpack(pkgs []Package, paths []string) (*Kernel, error) {
 	for i, path := range paths {
 		r.log().Info("unpacking kernel package", "package", pkgs[i].Name, "version", pkgs[i].Version)
 		if err := extractKernelParts(path, tmp); err != nil {
-			return nil, fmt.Errorf("unpack %s: %w", filepath.Base(path), err)
+			return nil, fmt.Errorf("unpack %s %s (%s): %w; the package is damaged or incomplete: download it again", pkgs[i].Name, pkgs[i].Version, filepath.Base(path), err)
 		}
 	}
 	if _, err := fromTree(tmp); err != nil {
-		return nil, err
+		names := make([]string, len(pkgs))
+		for i, p := range pkgs {
+			names[i] = p.Name + " " + p.Version
+		}
+		return nil, fmt.Errorf("%s: %w", strings.Join(names, ", "), err)
 	}
 	if err := os.WriteFile(filepath.Join(tmp, completeMarker), nil, 0o644); err != nil {
 		return nil, err
@@ -189,7 +203,7 @@ func (r *Resolver) fetchApt(ctx context.Context, p Package) (string, error) {
 		return "", err
 	}
 	if sum != p.SHA256 {
-		return "", fmt.Errorf("%s %s: downloaded sha256 %s, want %s", p.Name, p.Version, sum, p.SHA256)
+		return "", fmt.Errorf("%s %s: downloaded sha256 %s, apt or tinyboot.lock expects %s; nothing was cached: run `apt-get update`, then tbcompose build --update", p.Name, p.Version, sum, p.SHA256)
 	}
 	if err := os.Rename(files[0], final); err != nil {
 		return "", err
@@ -219,11 +233,11 @@ func (r *Resolver) fetchURL(ctx context.Context, url, want string) (string, erro
 	r.log().Info("downloading kernel package", "url", url)
 	resp, err := client.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("download: %w", err)
+		return "", fmt.Errorf("download: %w; check the url and the network, or download the file yourself and list its path in kernel.deb", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("download: server answered %s", resp.Status)
+		return "", fmt.Errorf("download: server answered %s; check the url, or download the file yourself and list its path in kernel.deb", resp.Status)
 	}
 	f, err := os.CreateTemp(debs, ".download-*")
 	if err != nil {
@@ -239,7 +253,7 @@ func (r *Resolver) fetchURL(ctx context.Context, url, want string) (string, erro
 		return "", err
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != want {
-		return "", fmt.Errorf("sha256 mismatch: downloaded %s, the spec pins %s; nothing was cached", got, want)
+		return "", fmt.Errorf("sha256 mismatch: downloaded %s, the spec pins %s; nothing was cached: check the url, and update sha256 only if you trust the new file", got, want)
 	}
 	if err := os.Rename(f.Name(), final); err != nil {
 		return "", err
