@@ -23,6 +23,11 @@ const tempPrefix = ".tbcompose-"
 // has created the directory but not yet its lock.
 const lockGrace = time.Minute
 
+// createAttempts bounds how often a build makes a new temp file or work
+// directory after a concurrent build's cleanup removed the one it had just
+// made; each cleanup pass can take one, so a few suffice.
+const createAttempts = 20
+
 // outputFix is what a user can do about an output directory that does not
 // work, appended to every such error.
 const outputFix = "choose another directory with -o or the spec's output"
@@ -59,7 +64,7 @@ func createTemp(out string) (*os.File, error) {
 	// A concurrent build's cleanup may take the lock between our create
 	// and our flock and remove the file; then the file we hold is no
 	// longer the one at its name, and we make another.
-	for range 3 {
+	for range createAttempts {
 		f, err := os.CreateTemp(dir, tempPrefix+filepath.Base(out)+"-*")
 		if err != nil {
 			return nil, notWritable(dir, err)
@@ -85,7 +90,7 @@ func createWorkDir(out string) (string, *os.File, error) {
 	}
 	parent := filepath.Dir(out)
 	removeStaleTemps(parent)
-	for range 3 {
+	for range createAttempts {
 		dir, err := os.MkdirTemp(parent, tempPrefix+"work-*")
 		if err != nil {
 			return "", nil, notWritable(parent, err)

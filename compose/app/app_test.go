@@ -1,7 +1,10 @@
 package app
 
 import (
+	"bytes"
 	"context"
+	"debug/elf"
+	"encoding/binary"
 	"errors"
 	"os"
 	"os/exec"
@@ -92,5 +95,57 @@ func TestCheckBinaryWrongArch(t *testing.T) {
 	}
 	if err := CheckBinary(out); err == nil || !strings.Contains(err.Error(), "not x86-64") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// hostileExec is an x86-64 ELF executable header whose PT_INTERP segment
+// claims interpSize bytes at offset 120 of a 256-byte file.
+func hostileExec(interpSize uint64) []byte {
+	var b bytes.Buffer
+	hdr := elf.Header64{
+		Type: uint16(elf.ET_EXEC), Machine: uint16(elf.EM_X86_64), Version: uint32(elf.EV_CURRENT),
+		Entry: 0x401000, Phoff: 64, Ehsize: 64, Phentsize: 56, Phnum: 1,
+	}
+	copy(hdr.Ident[:], elf.ELFMAG)
+	hdr.Ident[elf.EI_CLASS] = byte(elf.ELFCLASS64)
+	hdr.Ident[elf.EI_DATA] = byte(elf.ELFDATA2LSB)
+	hdr.Ident[elf.EI_VERSION] = byte(elf.EV_CURRENT)
+	binary.Write(&b, binary.LittleEndian, hdr)
+	binary.Write(&b, binary.LittleEndian, elf.Prog64{Type: uint32(elf.PT_INTERP), Off: 120, Filesz: interpSize, Memsz: interpSize, Align: 1})
+	b.WriteString("/lib/ld.so\x00")
+	for b.Len() < 256 {
+		b.WriteByte(0)
+	}
+	return b.Bytes()
+}
+
+// TestCheckBinaryHostile feeds CheckBinary headers that lie: the checks
+// must answer with a message that names the field, not panic or allocate
+// what a header claims.
+func TestCheckBinaryHostile(t *testing.T) {
+	dir := t.TempDir()
+	full := hostileExec(11)
+	tests := []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"huge interpreter", hostileExec(1 << 40), `dynamically linked (interpreter "/lib/ld.so")`},
+		{"interpreter past the end", hostileExec(4096), `interpreter "/lib/ld.so"`},
+		{"truncated header", full[:20], "not an ELF executable"},
+		{"empty", nil, "not an ELF executable"},
+		{"ELF magic only", []byte("\x7fELF"), "not an ELF executable"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "-"))
+			if err := os.WriteFile(p, tt.data, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			err := CheckBinary(p)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), "app.binary "+p+":") {
+				t.Fatalf("got %v, want app.binary %s: ...%s...", err, p, tt.want)
+			}
+		})
 	}
 }

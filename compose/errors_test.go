@@ -1,0 +1,285 @@
+package compose
+
+import (
+	"bytes"
+	"context"
+	"debug/elf"
+	"encoding/binary"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/tinyboot/tinyboot/compose/initramfs"
+	"github.com/tinyboot/tinyboot/spec"
+)
+
+// testExec is a minimal ELF64 x86-64 executable header, with a PT_INTERP
+// segment naming interp when it is not empty. Nothing runs it: the image
+// is composed, never booted.
+func testExec(interp string) []byte {
+	const ehsize, phentsize = 64, 56
+	phnum := uint16(1)
+	if interp != "" {
+		phnum = 2
+	}
+	var b bytes.Buffer
+	hdr := elf.Header64{
+		Type: uint16(elf.ET_EXEC), Machine: uint16(elf.EM_X86_64), Version: uint32(elf.EV_CURRENT),
+		Entry: 0x401000, Phoff: ehsize, Ehsize: ehsize, Phentsize: phentsize, Phnum: phnum,
+	}
+	copy(hdr.Ident[:], elf.ELFMAG)
+	hdr.Ident[elf.EI_CLASS] = byte(elf.ELFCLASS64)
+	hdr.Ident[elf.EI_DATA] = byte(elf.ELFDATA2LSB)
+	hdr.Ident[elf.EI_VERSION] = byte(elf.EV_CURRENT)
+	binary.Write(&b, binary.LittleEndian, hdr)
+	if interp != "" {
+		off := uint64(ehsize + int(phnum)*phentsize)
+		binary.Write(&b, binary.LittleEndian, elf.Prog64{Type: uint32(elf.PT_INTERP), Flags: uint32(elf.PF_R), Off: off, Filesz: uint64(len(interp) + 1), Memsz: uint64(len(interp) + 1), Align: 1})
+	}
+	binary.Write(&b, binary.LittleEndian, elf.Prog64{Type: uint32(elf.PT_LOAD), Flags: uint32(elf.PF_R | elf.PF_X), Vaddr: 0x400000, Filesz: 0x100, Memsz: 0x100, Align: 0x1000})
+	b.WriteString(interp)
+	b.WriteByte(0)
+	for b.Len() < 0x100 {
+		b.WriteByte(0)
+	}
+	return b.Bytes()
+}
+
+// errFixture is a spec over a synthetic kernel (any bytes for vmlinuz, an
+// empty module tree: missing base modules are skipped) with a static app
+// and agent, built straight through Build so that inputs the spec
+// validator would reject, or that change after validation, reach the
+// stages.
+type errFixture struct {
+	t     *testing.T
+	dir   string
+	spec  *spec.Spec
+	opts  Options
+	agent string
+}
+
+func newErrFixture(t *testing.T) *errFixture {
+	t.Helper()
+	if _, err := os.Stat(DefaultStub); err != nil {
+		t.Skipf("%s is missing (apt-get install systemd-boot-efi)", DefaultStub)
+	}
+	f := &errFixture{t: t, dir: t.TempDir()}
+	f.write("kernel/vmlinuz", []byte("not really a kernel"))
+	if err := os.MkdirAll(f.path("kernel/6.1.0-test"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f.agent = f.write("agent", testExec(""))
+	f.write("app", testExec(""))
+	f.write("www/index.html", []byte("hello\n"))
+	f.write("out/hello.iso", []byte("the previous image"))
+	f.spec = &spec.Spec{
+		Name:    "hello",
+		Kernel:  spec.Kernel{Vmlinuz: "./kernel/vmlinuz", ModulesDir: "./kernel/6.1.0-test"},
+		App:     spec.App{Binary: "./app"},
+		Files:   []spec.File{{Src: "./www", Dst: "/www"}},
+		CACerts: "none",
+		Dir:     f.dir,
+	}
+	f.spec.ApplyDefaults()
+	f.opts = Options{Output: f.path("out/hello.iso"), Compression: initramfs.None, AgentPath: f.agent, CacheDir: t.TempDir(), Epoch: DefaultEpoch}
+	return f
+}
+
+func (f *errFixture) path(rel string) string { return filepath.Join(f.dir, filepath.FromSlash(rel)) }
+
+func (f *errFixture) write(rel string, data []byte) string {
+	f.t.Helper()
+	p := f.path(rel)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		f.t.Fatal(err)
+	}
+	if err := os.WriteFile(p, data, 0o755); err != nil {
+		f.t.Fatal(err)
+	}
+	return p
+}
+
+// outNames lists the output directory.
+func (f *errFixture) outNames() []string {
+	f.t.Helper()
+	entries, err := os.ReadDir(f.path("out"))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// TestBuildErrorMessages covers what the spec validator cannot see: inputs
+// that change between validation and the build, and the composer's own
+// messages for inputs it would reject.
+func TestBuildErrorMessages(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(f *errFixture)
+		want  []string
+	}{
+		{"dynamic app", func(f *errFixture) {
+			f.write("app", testExec("/lib64/ld-linux-x86-64.so.2"))
+		}, []string{"app.binary", "/app:", `interpreter "/lib64/ld-linux-x86-64.so.2"`, "CGO_ENABLED=0"}},
+		{"hostile interpreter", func(f *errFixture) {
+			f.write("app", testExec("/lib/\x1b[31mld.so"))
+		}, []string{"app.binary", `interpreter "/lib/\x1b[31mld.so"`}},
+		{"app vanished", func(f *errFixture) {
+			os.Remove(f.path("app"))
+		}, []string{"app.binary", "no such file"}},
+		{"vmlinuz vanished", func(f *errFixture) {
+			os.Remove(f.path("kernel/vmlinuz"))
+		}, []string{"kernel.vmlinuz", "no such file", "kernel image"}},
+		{"modules_dir is a file", func(f *errFixture) {
+			os.Remove(f.path("kernel/6.1.0-test"))
+			f.write("kernel/6.1.0-test", nil)
+		}, []string{"kernel.modules_dir", "not a directory", "lib/modules/<version>"}},
+		{"stub vanished", func(f *errFixture) {
+			f.spec.Kernel.Stub = "./gone.efi"
+		}, []string{"kernel.stub ./gone.efi:", "no such file", "linuxx64.efi.stub"}},
+		{"payload vanished", func(f *errFixture) {
+			f.spec.Files = append(f.spec.Files, spec.File{Src: "./gone", Dst: "/gone"})
+		}, []string{"files[1].src ./gone:", "vanished", "no such file"}},
+		{"socket inside a payload tree", func(f *errFixture) {
+			l, err := net.Listen("unix", f.path("www/ctl.sock"))
+			if err != nil {
+				f.t.Fatal(err)
+			}
+			f.t.Cleanup(func() { l.Close() })
+		}, []string{"files[0].src ./www:", "ctl.sock is a socket", "regular files"}},
+		{"unknown module", func(f *errFixture) {
+			f.spec.Modules = []string{"nope"}
+		}, []string{"modules: kernel 6.1.0-test:", `unknown kernel module "nope"`, "remove nope"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newErrFixture(t)
+			tt.setup(f)
+			_, err := Build(context.Background(), f.spec, f.opts)
+			if err == nil {
+				t.Fatal("build succeeded")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q: %v", w, err)
+				}
+			}
+			if got := f.outNames(); !slices.Equal(got, []string{"hello.iso"}) {
+				t.Errorf("output directory holds %v after a failed build", got)
+			}
+			if b, _ := os.ReadFile(f.opts.Output); string(b) != "the previous image" {
+				t.Errorf("previous image changed: %q", b)
+			}
+		})
+	}
+}
+
+// TestFixtureBuilds makes sure the fixture itself builds, so the failures
+// above come from what each case breaks.
+func TestFixtureBuilds(t *testing.T) {
+	f := newErrFixture(t)
+	res, err := Build(context.Background(), f.spec, f.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.KernelVersion != "6.1.0-test" || res.Size == 0 {
+		t.Errorf("result %+v", res)
+	}
+	if got := f.outNames(); !slices.Equal(got, []string{"hello.iso"}) {
+		t.Errorf("output directory holds %v", got)
+	}
+}
+
+// TestRemoveStaleTemps checks which leftovers beside the output a build
+// removes: those whose lock nobody holds, and lockless work directories
+// only once they are old enough not to be a build just starting.
+func TestRemoveStaleTemps(t *testing.T) {
+	dir := t.TempDir()
+	mk := func(rel string) string {
+		p := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	old := time.Now().Add(-2 * lockGrace)
+	mk(".tbcompose-a.iso-dead")
+	mk(".tbcompose-work-dead/.lock")
+	mk(".tbcompose-work-oldnolock/x")
+	os.Chtimes(filepath.Join(dir, ".tbcompose-work-oldnolock"), old, old)
+	mk(".tbcompose-work-young/x")
+	mk("unrelated.iso")
+	for _, rel := range []string{".tbcompose-a.iso-live", ".tbcompose-work-live/.lock"} {
+		lf, err := os.Open(mk(rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lf.Close()
+		if err := unix.Flock(int(lf.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+			t.Fatal(err)
+		}
+	}
+	removeStaleTemps(dir)
+	entries, _ := os.ReadDir(dir)
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Name())
+	}
+	want := []string{".tbcompose-a.iso-live", ".tbcompose-work-live", ".tbcompose-work-young", "unrelated.iso"}
+	if !slices.Equal(got, want) {
+		t.Errorf("left %v, want %v", got, want)
+	}
+}
+
+// TestTempSurvivesCleanup runs a build's temp file and work directory
+// creation against concurrent cleanups: what is returned must still be at
+// its name, locked, however the two interleave.
+func TestTempSurvivesCleanup(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "x.iso")
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				removeStaleTemps(dir)
+			}
+		}
+	}()
+	for range 200 {
+		f, err := createTemp(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		work, lock, err := createWorkDir(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !stillAt(f, f.Name()) || !stillAt(lock, filepath.Join(work, ".lock")) {
+			t.Fatal("a cleanup removed a live build's temp file or work directory")
+		}
+		f.Close()
+		os.Remove(f.Name())
+		lock.Close()
+		os.RemoveAll(work)
+	}
+	close(stop)
+	<-done
+}
