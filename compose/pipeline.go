@@ -65,7 +65,10 @@ func (b *builder) run() error {
 			agentBin, err = agentbin.Build(b.ctx, b.opts.CacheDir)
 			return err
 		}
-		return app.CheckBinary(agentBin)
+		if err := app.CheckExecutable(agentBin); err != nil {
+			return fmt.Errorf("--agent %w", err)
+		}
+		return nil
 	}); err != nil {
 		return err
 	}

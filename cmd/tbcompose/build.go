@@ -167,7 +167,9 @@ type stageHandler struct {
 	attrs []slog.Attr
 }
 
-func (h *stageHandler) Enabled(context.Context, slog.Level) bool { return true }
+// Enabled drops debug records: they are for --json consumers and tests,
+// not for the terminal.
+func (h *stageHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelInfo }
 func (h *stageHandler) WithAttrs(a []slog.Attr) slog.Handler {
 	return &stageHandler{w: h.w, attrs: append(append([]slog.Attr{}, h.attrs...), a...)}
 }
