@@ -2,10 +2,7 @@ package compose
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -145,17 +142,4 @@ func (b *builder) stage(name string, fn func() error) error {
 
 func (b *builder) addPart(name string, size int64) {
 	b.res.Parts = append(b.res.Parts, Part{Name: name, Size: size})
-}
-
-func sha256File(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/tinyboot/tinyboot/compose/iso"
 	"github.com/tinyboot/tinyboot/compose/kernel"
 	"github.com/tinyboot/tinyboot/compose/uki"
+	"github.com/tinyboot/tinyboot/internal/fsutil"
 )
 
 // DefaultStub is systemd's UEFI stub as Debian and Ubuntu install it.
@@ -117,7 +118,7 @@ func (b *builder) iso(espImage []byte, ukiSize int64, work string) error {
 	b.res.Size = fi.Size()
 	b.addPart("payload", payload)
 	b.addPart("esp+iso overhead", fi.Size()-payload-ukiSize)
-	if b.res.SHA256, err = sha256File(f.Name()); err != nil {
+	if b.res.SHA256, err = fsutil.SHA256File(f.Name()); err != nil {
 		return fmt.Errorf("read back %s: %w", out, err)
 	}
 	if err := commit(f, out); err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tinyboot/tinyboot/compose/kernel"
 	"github.com/tinyboot/tinyboot/compose/kmod"
+	"github.com/tinyboot/tinyboot/internal/fsutil"
 	"github.com/tinyboot/tinyboot/spec"
 )
 
@@ -199,7 +200,7 @@ func loadIndex(k *kernel.Kernel, cacheDir string) (*kmod.Index, error) {
 		}
 	}
 	if b, err := json.Marshal(idxFile); err == nil {
-		_ = writeFileAtomic(cachePath, b) // only speed is lost if this fails
+		_ = fsutil.WriteFileAtomic(cachePath, b) // only speed is lost if this fails
 	}
 	return buildIndex(idxFile)
 }

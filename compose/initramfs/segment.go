@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/tinyboot/tinyboot/internal/fsutil"
 )
 
 // Segment is one compressed cpio archive of an initramfs.
@@ -55,26 +57,7 @@ func Compress(name string, a *Archive, mtime time.Time, c Compression, level Lev
 	seg.Data = out.Bytes()
 	if cachePath != "" {
 		// A cache write failure only costs speed next time; the build goes on.
-		_ = writeFileAtomic(cachePath, seg.Data)
+		_ = fsutil.WriteFileAtomic(cachePath, seg.Data)
 	}
 	return seg, nil
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

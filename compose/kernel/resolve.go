@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/tinyboot/tinyboot/internal/fsutil"
 )
 
 // Resolver fetches and unpacks kernels, caching both the .debs and the
@@ -83,7 +85,7 @@ func (r *Resolver) Debs(ctx context.Context, sources []DebSource) (*Kernel, erro
 			sum = strings.ToLower(src.SHA256)
 		} else {
 			path = src.Path
-			sum, err = fileSHA256(path)
+			sum, err = fsutil.SHA256File(path)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", field, err)
@@ -179,7 +181,7 @@ func (r *Resolver) unpack(pkgs []Package, paths []string) (*Kernel, error) {
 func (r *Resolver) fetchApt(ctx context.Context, p Package) (string, error) {
 	debs := filepath.Join(r.CacheDir, "debs")
 	final := filepath.Join(debs, fmt.Sprintf("%s_%s_%s.deb", p.Name, strings.ReplaceAll(p.Version, ":", "%3a"), shortSum(p.SHA256)))
-	if sum, err := fileSHA256(final); err == nil && sum == p.SHA256 {
+	if sum, err := fsutil.SHA256File(final); err == nil && sum == p.SHA256 {
 		return final, nil
 	}
 	if err := os.MkdirAll(debs, 0o755); err != nil {
@@ -198,7 +200,7 @@ func (r *Resolver) fetchApt(ctx context.Context, p Package) (string, error) {
 	if len(files) != 1 {
 		return "", fmt.Errorf("apt-get download %s=%s left %d .deb files, want 1", p.Name, p.Version, len(files))
 	}
-	sum, err := fileSHA256(files[0])
+	sum, err := fsutil.SHA256File(files[0])
 	if err != nil {
 		return "", err
 	}
@@ -259,19 +261,6 @@ func (r *Resolver) fetchURL(ctx context.Context, url, want string) (string, erro
 		return "", err
 	}
 	return final, nil
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func shortSum(s string) string {
