@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 
 	"github.com/tinyboot/tinyboot/compose/agentbin"
 	"github.com/tinyboot/tinyboot/compose/app"
@@ -135,7 +134,6 @@ func (b *builder) initramfs(k *kernel.Kernel, mods []resolvedModule, appBin, age
 		level initramfs.Level
 		fill  func(a *initramfs.Archive) error
 	}
-	var modSize, appSize, agentSize int64
 	parts := []part{
 		{"base", initramfs.Default, func(a *initramfs.Archive) error {
 			for _, d := range []string{"/proc", "/sys", "/dev", "/run", "/tmp", "/etc", "/root", baked.ISOMount, baked.PersistentMount} {
@@ -150,11 +148,6 @@ func (b *builder) initramfs(k *kernel.Kernel, mods []resolvedModule, appBin, age
 			return nil
 		}},
 		{"agent", initramfs.Best, func(a *initramfs.Archive) error {
-			fi, err := os.Stat(agentBin)
-			if err != nil {
-				return err
-			}
-			agentSize = fi.Size()
 			return a.HostFile("/init", 0o755, agentBin)
 		}},
 		{"modules", initramfs.Best, func(a *initramfs.Archive) error {
@@ -162,7 +155,6 @@ func (b *builder) initramfs(k *kernel.Kernel, mods []resolvedModule, appBin, age
 				return err
 			}
 			for _, m := range mods {
-				modSize += int64(len(m.Data))
 				if err := a.File(filepath.Join("/lib/modules", k.Version, m.Path), 0o644, m.Data); err != nil {
 					return err
 				}
@@ -173,11 +165,6 @@ func (b *builder) initramfs(k *kernel.Kernel, mods []resolvedModule, appBin, age
 			return b.addCACerts(a)
 		}},
 		{"app", initramfs.Best, func(a *initramfs.Archive) error {
-			fi, err := os.Stat(appBin)
-			if err != nil {
-				return err
-			}
-			appSize = fi.Size()
 			return a.HostFile(AppPath(s), 0o755, appBin)
 		}},
 		{"spec", initramfs.Default, func(a *initramfs.Archive) error {
@@ -214,7 +201,6 @@ func (b *builder) initramfs(k *kernel.Kernel, mods []resolvedModule, appBin, age
 	b.addPart("app", sizes["app"])
 	b.addPart("modules", sizes["modules"])
 	b.addPart("certs+spec", sizes["certs"]+sizes["spec"]+sizes["base"])
-	_, _, _ = modSize, appSize, agentSize
 	return out.Bytes(), nil
 }
 
@@ -243,13 +229,4 @@ func (b *builder) addCACerts(a *initramfs.Archive) error {
 	default:
 		return a.HostFile(imageCABundle, 0o644, b.spec.Resolve(v))
 	}
-}
-
-func sortedKeys(m map[string]int64) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
