@@ -1,0 +1,267 @@
+// Command testapp is the app the end-to-end tests put in their images.
+// It prints what it sees of the machine as "testapp: ..." lines on the
+// console, which the tests grep, and then behaves as -mode says:
+//
+//	serve  wait for SIGTERM, then write a final marker and exit 0
+//	exit   exit at once with -exit-code
+//	panic  panic (the Go runtime exits with status 2)
+//	crash  kill itself with SIGKILL, printing only its first line
+//
+// Lines, in order (one per fact; absent facts say "none"):
+//
+//	testapp: uptime 12.345                  seconds since boot, from /proc/uptime
+//	testapp: mode serve
+//	testapp: time 1700000000                time.Now().Unix()
+//	testapp: addr eth0 10.0.2.15/24         one per IPv4 address outside loopback
+//	testapp: route default via 10.0.2.2 dev eth0
+//	testapp: nameserver 10.0.2.3            one per /etc/resolv.conf entry
+//	testapp: iso /iso marker "..."          $TINYBOOT_ISO and the -iso-marker file in it
+//	testapp: persistent /persistent         $TINYBOOT_PERSISTENT
+//	testapp: found final "boot 1"           what the last boot left (when persistent)
+//	testapp: found lastwrite "boot 1 ..."
+//	testapp: boot count 2
+//	testapp: wrote lastwrite "boot 2 ..."
+//	testapp: ready
+//
+// and on SIGTERM: "testapp: got SIGTERM", "testapp: wrote final ...",
+// "testapp: finished". Every write to $TINYBOOT_PERSISTENT is fsynced,
+// file and directory, before it is reported.
+package main
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	mode := flag.String("mode", "serve", "serve, exit, panic or crash")
+	code := flag.Int("exit-code", 0, "exit status in -mode exit")
+	isoMarker := flag.String("iso-marker", "marker.txt", "file under $TINYBOOT_ISO whose content is printed")
+	flag.Parse()
+	// First of all: a SIGTERM that comes while the app is still starting
+	// must end in the orderly shutdown below, not in Go's default death.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM)
+
+	say("uptime %s", uptime())
+	say("mode %s", *mode)
+	switch *mode {
+	case "crash":
+		// SIGKILL cannot be caught: the agent sees "killed by signal 9".
+		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {}
+	case "panic":
+		panic("testapp: panicking at start as asked")
+	}
+	facts(*isoMarker)
+	pers := os.Getenv("TINYBOOT_PERSISTENT")
+	boot := 0
+	if pers != "" {
+		boot = persist(pers)
+	}
+	switch *mode {
+	case "exit":
+		say("exiting with status %d", *code)
+		os.Exit(*code)
+	case "serve":
+	default:
+		say("unknown mode %q", *mode)
+		os.Exit(64)
+	}
+
+	say("ready")
+	<-sigs
+	say("got SIGTERM")
+	if pers != "" {
+		v := fmt.Sprintf("boot %d", boot)
+		if err := writeSynced(pers, "final", v); err != nil {
+			say("write final: %v", err)
+		} else {
+			say("wrote final %q", v)
+		}
+	}
+	say("finished")
+}
+
+// say prints one console line; stdout is the console, unbuffered.
+func say(format string, args ...any) {
+	fmt.Printf("testapp: "+format+"\n", args...)
+}
+
+func uptime() string {
+	b, err := os.ReadFile("/proc/uptime")
+	if err != nil {
+		return "none"
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "none"
+	}
+	return f[0]
+}
+
+// facts prints the machine as the app sees it.
+func facts(isoMarker string) {
+	say("time %d", time.Now().Unix())
+	addrs := 0
+	ifaces, _ := net.Interfaces()
+	for _, ifc := range ifaces {
+		if ifc.Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		as, _ := ifc.Addrs()
+		for _, a := range as {
+			if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil {
+				say("addr %s %s", ifc.Name, ipn)
+				addrs++
+			}
+		}
+	}
+	if addrs == 0 {
+		say("addr none")
+	}
+	if r, err := defaultRoute(); err != nil {
+		say("route none (%v)", err)
+	} else {
+		say("route %s", r)
+	}
+	ns, err := nameservers("/etc/resolv.conf")
+	if err != nil || len(ns) == 0 {
+		say("nameserver none (%v)", err)
+	}
+	for _, n := range ns {
+		say("nameserver %s", n)
+	}
+	if iso := os.Getenv("TINYBOOT_ISO"); iso == "" {
+		say("iso none")
+	} else {
+		b, err := os.ReadFile(filepath.Join(iso, isoMarker))
+		if err != nil {
+			say("iso %s marker none (%v)", iso, err)
+		} else {
+			say("iso %s marker %q", iso, strings.TrimSpace(string(b)))
+		}
+	}
+	if p := os.Getenv("TINYBOOT_PERSISTENT"); p == "" {
+		say("persistent none")
+	} else {
+		say("persistent %s", p)
+	}
+}
+
+// defaultRoute reads the IPv4 default route from /proc/net/route, where
+// addresses are hex in the host's (little-endian) byte order.
+func defaultRoute() (string, error) {
+	f, err := os.Open("/proc/net/route")
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Scan() // header
+	for sc.Scan() {
+		fl := strings.Fields(sc.Text())
+		if len(fl) < 3 || fl[1] != "00000000" {
+			continue
+		}
+		gw, err := strconv.ParseUint(fl[2], 16, 32)
+		if err != nil {
+			return "", fmt.Errorf("gateway %q: %w", fl[2], err)
+		}
+		ip := make(net.IP, 4)
+		binary.LittleEndian.PutUint32(ip, uint32(gw))
+		return fmt.Sprintf("default via %s dev %s", ip, fl[0]), nil
+	}
+	if err := sc.Err(); err != nil {
+		return "", err
+	}
+	return "", errors.New("no default route")
+}
+
+func nameservers(path string) ([]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "nameserver" {
+			out = append(out, f[1])
+		}
+	}
+	return out, nil
+}
+
+// persist reports what earlier boots left in dir, counts this boot and
+// writes the lastwrite marker; it returns this boot's number.
+func persist(dir string) int {
+	for _, name := range []string{"final", "lastwrite"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			say("found %s none", name)
+		} else {
+			say("found %s %q", name, string(b))
+		}
+	}
+	n := 0
+	if b, err := os.ReadFile(filepath.Join(dir, "boots")); err == nil {
+		n, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+	}
+	n++
+	if err := writeSynced(dir, "boots", strconv.Itoa(n)); err != nil {
+		say("boot count: %v", err)
+	}
+	say("boot count %d", n)
+	v := fmt.Sprintf("boot %d at %d", n, time.Now().UnixNano())
+	if err := writeSynced(dir, "lastwrite", v); err != nil {
+		say("write lastwrite: %v", err)
+	} else {
+		say("wrote lastwrite %q", v)
+	}
+	return n
+}
+
+// writeSynced replaces dir/name with value durably: a temporary file is
+// written and fsynced, renamed over the old one and the directory fsynced.
+func writeSynced(dir, name, value string) error {
+	path := filepath.Join(dir, name)
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", tmp, err)
+	}
+	if _, err := f.WriteString(value); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("sync %s: %w", tmp, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("rename %s: %w", path, err)
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}
