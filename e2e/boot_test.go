@@ -65,6 +65,7 @@ func TestExampleServesISO(t *testing.T) {
 		Publish: []qemu.PortForward{{Host: uint16(port), Guest: 8080}},
 	})
 	ctx := context.Background()
+	m.Expect(ctx, `tinyboot: .*iso: mounted /dev/sr0 at /iso \(volume `, bootWait)
 	started := m.Expect(ctx, `tinyboot: .*app: started /bin/`, bootWait)
 	noteGuest(t, stamp(t, started))
 	m.Expect(ctx, `hello: boot count 1`, stepWait)
@@ -291,9 +292,11 @@ func TestClockFollowsSNTP(t *testing.T) {
 	}
 	served := now.Add(skew)
 	// The line was printed a little before we read it; TCG adds delay.
-	if d := served.Sub(time.Unix(guest, 0)); d < -5*time.Second || d > 2*time.Minute {
+	d := served.Sub(time.Unix(guest, 0))
+	if d < -5*time.Second || d > 2*time.Minute {
 		t.Errorf("the app's clock reads %v, want about the served %v (off by %v)", time.Unix(guest, 0).UTC(), served.UTC(), d)
 	}
+	t.Logf("stepped by %v; the app's clock read %v, %v behind the served time when the test saw it", off, time.Unix(guest, 0).UTC(), d)
 	if n := srv.requests(); n == 0 {
 		t.Errorf("the SNTP server got no request")
 	}

@@ -129,3 +129,42 @@ func TestVolumeWrongFilesystem(t *testing.T) {
 	m.refuseLines(`persistent: mounted`)
 	powerOff(t, m)
 }
+
+// TestStopTimeoutKills: an app that ignores SIGTERM is killed after
+// app.stop_timeout and the machine still powers off cleanly.
+func TestStopTimeoutKills(t *testing.T) {
+	t.Parallel()
+	timeScenario(t)
+	o := imageOpts{Args: []string{"-ignore-term"}, Persistent: serveOpts.Persistent, StopTimeout: spec.Duration(2 * time.Second)}
+	m := boot(t, qemu.Config{Image: testImage(t, o), Disks: []string{newDisk(t, spec.FSBtrfs, spec.DefaultLabel)}})
+	expectApp(t, m)
+	ctx := context.Background()
+	m.Expect(ctx, `testapp: ready`, stepWait)
+	m.Powerdown()
+	m.Expect(ctx, `tinyboot: .*shutdown: stopping app \(SIGTERM, timeout 2s\)`, stepWait)
+	m.Expect(ctx, `testapp: ignoring SIGTERM`, stepWait)
+	kill := m.Expect(ctx, `tinyboot: .*shutdown: app still running after 2s; sending SIGKILL`, stepWait)
+	dead := m.Expect(ctx, `tinyboot: .*app: killed by signal 9$`, stepWait)
+	m.Expect(ctx, `tinyboot: .*shutdown: synced and unmounted /persistent`, stepWait)
+	m.Expect(ctx, `tinyboot: .*shutdown: powering off`, stepWait)
+	if got := m.WaitExit(exitWait); got != qemu.ExitPoweroff {
+		t.Fatalf("machine ended with %s, want %s", got, qemu.ExitPoweroff)
+	}
+	t.Logf("SIGKILL to reaped: %v guest time", stamp(t, dead)-stamp(t, kill))
+}
+
+// TestLeftoverProcessUnmounted: a process the app left behind, holding a
+// file open on /persistent and ignoring SIGTERM, does not keep the volume
+// from being unmounted cleanly at power-off.
+func TestLeftoverProcessUnmounted(t *testing.T) {
+	t.Parallel()
+	timeScenario(t)
+	o := imageOpts{Args: []string{"-hold"}, Persistent: serveOpts.Persistent}
+	m := boot(t, qemu.Config{Image: testImage(t, o), Disks: []string{newDisk(t, spec.FSBtrfs, spec.DefaultLabel)}})
+	expectApp(t, m)
+	ctx := context.Background()
+	m.Expect(ctx, `testapp: holding /persistent/held`, stepWait)
+	powerOff(t, m)
+	m.requireLines(`tinyboot: .*shutdown: synced and unmounted /persistent`, `^testapp: finished$`)
+	m.refuseLines(`remounted /persistent read-only`, `shutdown: unmount /persistent`)
+}

@@ -79,12 +79,13 @@ func run(m *testing.M) int {
 // volume, DHCP with the default wait and no SNTP servers (QEMU's DHCP
 // offers none, so the clock is left alone).
 type imageOpts struct {
-	Args       []string
-	Restart    string
-	OnExit     string
-	Persistent *spec.Persistent
-	NTP        []string // servers; nil means none
-	TimeWait   spec.Duration
+	Args        []string
+	Restart     string
+	OnExit      string
+	StopTimeout spec.Duration
+	Persistent  *spec.Persistent
+	NTP         []string // servers; nil means none
+	TimeWait    spec.Duration
 }
 
 // testSpecYAML renders the spec of a test image. It goes through YAML and
@@ -108,10 +109,11 @@ func testSpecYAML(t testing.TB, o imageOpts) string {
 			Cmdline: []string{"console=ttyS0", "panic=-1"},
 		},
 		App: spec.App{
-			Go:      appDir,
-			Args:    append([]string{"-iso-marker", "e2e/marker.txt"}, o.Args...),
-			Restart: o.Restart,
-			OnExit:  o.OnExit,
+			Go:          appDir,
+			Args:        append([]string{"-iso-marker", "e2e/marker.txt"}, o.Args...),
+			Restart:     o.Restart,
+			OnExit:      o.OnExit,
+			StopTimeout: o.StopTimeout,
 		},
 		Files:      []spec.File{{Src: filepath.Join(workDir, "payload"), Dst: "/e2e"}},
 		Persistent: o.Persistent,
@@ -172,7 +174,9 @@ func exampleLock(t testing.TB) *compose.Lock {
 // dir, "" for workDir) once per test binary and returns the image path.
 func buildImage(t testing.TB, text, dir string) string {
 	t.Helper()
-	RequireTools(t, ToolStub, "xorriso", "mformat", "mcopy")
+	// The composer writes the ISO and the ESP itself: the stub is the only
+	// host file it needs beyond the Go toolchain running this test.
+	RequireTools(t, ToolStub)
 	sum := sha256.Sum256([]byte(dir + "\x00" + text))
 	key := hex.EncodeToString(sum[:8])
 	images.mu.Lock()
@@ -235,6 +239,9 @@ func testImage(t testing.TB, o imageOpts) string {
 // given back when the machine ends.
 func boot(t *testing.T, cfg qemu.Config) *Machine {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("boots a machine under QEMU (tens of seconds under TCG)")
+	}
 	select {
 	case vmSlots <- struct{}{}:
 	case <-time.After(slotWait):

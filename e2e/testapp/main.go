@@ -6,6 +6,11 @@
 //	exit   exit at once with -exit-code
 //	panic  panic (the Go runtime exits with status 2)
 //	crash  kill itself with SIGKILL, printing only its first line
+//	hold   keep a file in $TINYBOOT_PERSISTENT open and ignore SIGTERM
+//
+// In serve mode, -hold starts a copy of itself in hold mode (in its own
+// session, so it outlives the app) and -ignore-term makes the app ignore
+// SIGTERM, as a hung app would.
 //
 // Lines, in order (one per fact; absent facts say "none"):
 //
@@ -48,6 +53,8 @@ func main() {
 	mode := flag.String("mode", "serve", "serve, exit, panic or crash")
 	code := flag.Int("exit-code", 0, "exit status in -mode exit")
 	isoMarker := flag.String("iso-marker", "marker.txt", "file under $TINYBOOT_ISO whose content is printed")
+	hold := flag.Bool("hold", false, "in serve mode, leave a process behind that keeps a file in $TINYBOOT_PERSISTENT open")
+	ignoreTerm := flag.Bool("ignore-term", false, "in serve mode, ignore SIGTERM")
 	flag.Parse()
 	// First of all: a SIGTERM that comes while the app is still starting
 	// must end in the orderly shutdown below, not in Go's default death.
@@ -60,9 +67,11 @@ func main() {
 	case "crash":
 		// SIGKILL cannot be caught: the agent sees "killed by signal 9".
 		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
-		select {}
+		forever()
 	case "panic":
 		panic("testapp: panicking at start as asked")
+	case "hold":
+		holdPersistent()
 	}
 	facts(*isoMarker)
 	pers := os.Getenv("TINYBOOT_PERSISTENT")
@@ -80,9 +89,18 @@ func main() {
 		os.Exit(64)
 	}
 
+	if *hold {
+		if err := startHolder(); err != nil {
+			say("start holder: %v", err)
+		}
+	}
 	say("ready")
 	<-sigs
 	say("got SIGTERM")
+	if *ignoreTerm {
+		say("ignoring SIGTERM")
+		forever()
+	}
 	if pers != "" {
 		v := fmt.Sprintf("boot %d", boot)
 		if err := writeSynced(pers, "final", v); err != nil {
@@ -264,4 +282,55 @@ func writeSynced(dir, name, value string) error {
 		return fmt.Errorf("sync %s: %w", dir, err)
 	}
 	return nil
+}
+
+// startHolder starts a copy of the app in hold mode in a session of its
+// own, which the app does not wait for: it stays when the app has gone.
+func startHolder() error {
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find myself: %w", err)
+	}
+	_, err = syscall.ForkExec(self, []string{self, "-mode", "hold"}, &syscall.ProcAttr{
+		Dir:   "/",
+		Env:   os.Environ(),
+		Files: []uintptr{0, 1, 2},
+		Sys:   &syscall.SysProcAttr{Setsid: true},
+	})
+	if err != nil {
+		return fmt.Errorf("start holder: %w", err)
+	}
+	return nil
+}
+
+// holdPersistent keeps a file in $TINYBOOT_PERSISTENT open (and its
+// working directory there) until it is killed, ignoring SIGTERM: what a
+// careless helper process does to a volume that must be unmounted.
+func holdPersistent() {
+	signal.Ignore(syscall.SIGTERM)
+	dir := os.Getenv("TINYBOOT_PERSISTENT")
+	if dir == "" {
+		say("hold: no persistent volume")
+		forever()
+	}
+	path := filepath.Join(dir, "held")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		say("hold: %v", err)
+		forever()
+	}
+	if err := os.Chdir(dir); err != nil {
+		say("hold: %v", err)
+	}
+	fmt.Fprintf(f, "held at %d\n", time.Now().UnixNano())
+	say("holding %s (pid %d)", path, os.Getpid())
+	forever()
+}
+
+// forever blocks for good. A sleep rather than an empty select: with no
+// other goroutine the runtime would call that a deadlock and crash.
+func forever() {
+	for {
+		time.Sleep(time.Hour)
+	}
 }
