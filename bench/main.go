@@ -65,7 +65,7 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, c config, log *slog.Logger) error {
+func run(ctx context.Context, c config, log *slog.Logger) (err error) {
 	if c.Runs < 1 || c.Boots < 0 || c.Cold < 0 || c.ColdDownload < 0 {
 		return fmt.Errorf("-runs must be at least 1 and counts not negative")
 	}
@@ -100,15 +100,25 @@ func run(ctx context.Context, c config, log *slog.Logger) error {
 		{"boot", b.boots},
 		{"memory", b.memory},
 	}
+	// A part that fails is reported and the rest still run: one broken
+	// tool should not throw away minutes of measurements.
+	var failed []string
 	for _, s := range steps {
 		if c.Skip[s.name] {
 			continue
 		}
 		log.Info("measuring", "part", s.name)
 		if err := s.fn(ctx); err != nil {
-			return fmt.Errorf("%s: %w", s.name, err)
+			log.Error("part failed", "part", s.name, "err", err)
+			b.res.Failed = append(b.res.Failed, fmt.Sprintf("%s: %v", s.name, err))
+			failed = append(failed, s.name)
 		}
 	}
+	defer func() {
+		if len(failed) > 0 && err == nil {
+			err = fmt.Errorf("parts failed: %s", strings.Join(failed, ", "))
+		}
+	}()
 	var w io.Writer = os.Stdout
 	if c.Out != "" {
 		f, err := os.Create(c.Out)
@@ -125,7 +135,7 @@ func run(ctx context.Context, c config, log *slog.Logger) error {
 // package that provides each.
 var tools = map[string]string{
 	"cpio": "cpio", "zstd": "zstd", "objcopy": "binutils", "objdump": "binutils",
-	"mformat": "mtools", "mmd": "mtools", "mcopy": "mtools", "xorriso": "xorriso",
+	"mformat": "mtools", "mmd": "mtools", "mcopy": "mtools", "xorriso": "xorriso", "xz": "xz-utils",
 	"go": "golang (https://go.dev/dl)", "qemu-system-x86_64": "qemu-system-x86",
 }
 

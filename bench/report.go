@@ -28,6 +28,7 @@ type results struct {
 	Memory          []memoryRun
 	MemoryNote      string
 	SHA256s         []string
+	Failed          []string // parts that failed, with the error
 }
 
 // memoryRun is one large-payload build.
@@ -110,6 +111,10 @@ func (r *results) write(w io.Writer) error {
 	r.writeCold(p)
 	r.writeBoot(p)
 	r.writeMemory(p)
+	for _, f := range r.Failed {
+		p("**Failed:** %s", firstLine(f))
+		p("")
+	}
 	return bw.Flush()
 }
 

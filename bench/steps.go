@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -361,9 +362,10 @@ func (b *bench) memory(ctx context.Context) error {
 func xzSize(ctx context.Context, path string) (int64, error) {
 	var n countWriter
 	cmd := exec.CommandContext(ctx, "xz", "-9e", "--check=crc32", "-T0", "-c", path)
-	cmd.Stdout = &n
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return 0, fmt.Errorf("xz: %w: %s", err, out)
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &n, &stderr
+	if err := cmd.Run(); err != nil {
+		return 0, fmt.Errorf("xz: %w: %s", err, stderr.Bytes())
 	}
 	return int64(n), nil
 }
