@@ -141,14 +141,17 @@ func TestBuildExample(t *testing.T) {
 		t.Logf("note: the ISO adds %d bytes over the UKI (target < 1 MiB)", in.Size-in.UKISize)
 	}
 
-	// Reproducible: a second build, with the compressed segments dropped
-	// from the cache so that they are made again, gives the same bytes.
+	// Reproducible: a second build, with the compressed segments and the
+	// module resolution dropped from the cache so that they are made again,
+	// gives the same bytes.
 	cache, err := compose.CacheDir()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.RemoveAll(filepath.Join(cache, "initramfs")); err != nil {
-		t.Fatal(err)
+	for _, derived := range []string{"initramfs", "modres"} {
+		if err := os.RemoveAll(filepath.Join(cache, derived)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	out2 := filepath.Join(dir, "again.iso")
 	res2, err := compose.Build(context.Background(), loadExample(t), compose.Options{Output: out2})

@@ -17,11 +17,27 @@ import (
 	"github.com/tinyboot/tinyboot/spec"
 )
 
-// resolvedModule is a module to ship, decompressed, in load order.
+// resolvedModule is a module to ship, in load order.
 type resolvedModule struct {
-	Name string
-	Path string // relative to lib/modules/<version>, always .ko
-	Data []byte
+	Name string `json:"name"`
+	// Path is relative to lib/modules/<version> in the image, always .ko.
+	Path string `json:"path"`
+	// Source is relative to the kernel's ModulesDir, possibly compressed.
+	Source string `json:"source"`
+}
+
+// read returns the module's uncompressed bytes.
+func (m resolvedModule) read(k *kernel.Kernel) ([]byte, error) {
+	f, err := os.Open(filepath.Join(k.ModulesDir, m.Source))
+	if err != nil {
+		return nil, fmt.Errorf("modules: %s: %w", m.Name, err)
+	}
+	defer f.Close()
+	data, err := kmod.Decompress(m.Source, f)
+	if err != nil {
+		return nil, fmt.Errorf("modules: %s (%s): %w; the kernel's module file is damaged: unpack or download the kernel again", m.Name, m.Source, err)
+	}
+	return data, nil
 }
 
 // BaseModules are the modules the spec's features need, before the spec's
@@ -47,8 +63,22 @@ func BaseModules(s *spec.Spec) []string {
 	return mods
 }
 
+// resolveModules turns the base set and the spec's modules into a load
+// order. The answer is cached per module tree and list of names, so warm
+// builds of an unchanged spec never load the tree's index.
 func (b *builder) resolveModules(k *kernel.Kernel) ([]resolvedModule, error) {
-	idx, err := loadIndex(k, b.opts.CacheDir)
+	tree, err := newModuleTree(k)
+	if err != nil {
+		return nil, fmt.Errorf("modules: reading the module tree %s of kernel %s: %w", k.ModulesDir, k.Version, err)
+	}
+	base := BaseModules(b.spec)
+	cachePath := filepath.Join(b.opts.CacheDir, "modres", fmt.Sprintf("%x.json", sha256Bytes([]byte(tree.key + "\x00" + strings.Join(base, ",") + "\x00" + strings.Join(b.spec.Modules, ",")))[:16]))
+	var cached []resolvedModule
+	if data, err := os.ReadFile(cachePath); err == nil && json.Unmarshal(data, &cached) == nil && len(cached) > 0 {
+		return cached, nil
+	}
+
+	idx, err := tree.index(b.opts.CacheDir)
 	if err != nil {
 		return nil, fmt.Errorf("modules: reading the module tree %s of kernel %s: %w; the kernel's files are damaged: unpack or download it again (or clear the cache with rm -r %s)", k.ModulesDir, k.Version, err, filepath.Join(b.opts.CacheDir, "kernels"))
 	}
@@ -56,7 +86,7 @@ func (b *builder) resolveModules(k *kernel.Kernel) ([]resolvedModule, error) {
 	// modules.builtin entry (a custom kernel); only the spec's own modules
 	// must exist.
 	var names []string
-	for _, m := range BaseModules(b.spec) {
+	for _, m := range base {
 		if _, ok := idx.Module(m); ok || idx.IsBuiltin(m) {
 			names = append(names, m)
 		} else {
@@ -70,16 +100,10 @@ func (b *builder) resolveModules(k *kernel.Kernel) ([]resolvedModule, error) {
 	}
 	out := make([]resolvedModule, 0, len(mods))
 	for _, m := range mods {
-		f, err := os.Open(filepath.Join(k.ModulesDir, m.Path))
-		if err != nil {
-			return nil, fmt.Errorf("modules: %s: %w", m.Name, err)
-		}
-		data, err := kmod.Decompress(m.Path, f)
-		f.Close()
-		if err != nil {
-			return nil, fmt.Errorf("modules: %s (%s): %w; the kernel's module file is damaged: unpack or download the kernel again", m.Name, m.Path, err)
-		}
-		out = append(out, resolvedModule{Name: m.Name, Path: modulePath(m.Path), Data: data})
+		out = append(out, resolvedModule{Name: m.Name, Path: modulePath(m.Path), Source: m.Path})
+	}
+	if data, err := json.Marshal(out); err == nil && len(out) > 0 {
+		_ = fsutil.WriteFileAtomic(cachePath, data) // only speed is lost if this fails
 	}
 	return out, nil
 }
@@ -135,24 +159,48 @@ type indexFile struct {
 	Builtin []string     `json:"builtin"`
 }
 
-// loadIndex reads every module's .modinfo under k.ModulesDir, once: the
-// index is cached keyed by the tree's file names, sizes and times, so warm
-// builds read one JSON file instead of thousands of .ko files.
-func loadIndex(k *kernel.Kernel, cacheDir string) (*kmod.Index, error) {
-	var files []string
-	stamp := &bytes.Buffer{}
-	err := filepath.WalkDir(k.ModulesDir, func(p string, d fs.DirEntry, err error) error {
+// moduleTree is a kernel's module directory and a key for its content.
+type moduleTree struct {
+	k     *kernel.Kernel
+	key   string
+	files []string // module files relative to ModulesDir; nil until listed
+}
+
+// newModuleTree keys a cached kernel tree by its content id, for free; a
+// user's modules_dir is keyed by its files' names, sizes and times, so an
+// edited tree is indexed again.
+func newModuleTree(k *kernel.Kernel) (*moduleTree, error) {
+	t := &moduleTree{k: k}
+	if k.TreeID != "" {
+		t.key = "tree " + k.TreeID
+		return t, nil
+	}
+	stamp, err := t.list(true)
+	if err != nil {
+		return nil, err
+	}
+	t.key = fmt.Sprintf("dir %x", sha256Bytes(append([]byte(k.ModulesDir+"\n"), stamp...)))
+	return t, nil
+}
+
+// list finds the module files, and with stamp their sizes and times.
+func (t *moduleTree) list(stamp bool) ([]byte, error) {
+	var buf bytes.Buffer
+	t.files = []string{}
+	err := filepath.WalkDir(t.k.ModulesDir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) && p == k.ModulesDir {
+			if errors.Is(err, fs.ErrNotExist) && p == t.k.ModulesDir {
 				return fs.SkipAll
 			}
 			return err
 		}
 		if d.Type().IsRegular() && isModuleFile(p) {
-			rel, _ := filepath.Rel(k.ModulesDir, p)
-			files = append(files, rel)
-			if fi, err := d.Info(); err == nil {
-				fmt.Fprintf(stamp, "%s %d %d\n", rel, fi.Size(), fi.ModTime().UnixNano())
+			rel, _ := filepath.Rel(t.k.ModulesDir, p)
+			t.files = append(t.files, rel)
+			if stamp {
+				if fi, err := d.Info(); err == nil {
+					fmt.Fprintf(&buf, "%s %d %d\n", rel, fi.Size(), fi.ModTime().UnixNano())
+				}
 			}
 		}
 		return nil
@@ -160,14 +208,19 @@ func loadIndex(k *kernel.Kernel, cacheDir string) (*kmod.Index, error) {
 	if err != nil {
 		return nil, err
 	}
-	sort.Strings(files)
-	builtinPath := filepath.Join(k.ModulesDir, "modules.builtin")
-	if fi, err := os.Stat(builtinPath); err == nil {
-		fmt.Fprintf(stamp, "builtin %d %d\n", fi.Size(), fi.ModTime().UnixNano())
+	sort.Strings(t.files)
+	if fi, err := os.Stat(filepath.Join(t.k.ModulesDir, "modules.builtin")); err == nil && stamp {
+		fmt.Fprintf(&buf, "builtin %d %d\n", fi.Size(), fi.ModTime().UnixNano())
 	}
-	key := fmt.Sprintf("%x", sha256Bytes(append([]byte(k.ModulesDir+"\n"), stamp.Bytes()...)))[:24]
-	cachePath := filepath.Join(cacheDir, "modindex", key+".json")
+	return buf.Bytes(), nil
+}
 
+// index reads every module's .modinfo, once per tree: the index is cached
+// under the tree's key.
+func (t *moduleTree) index(cacheDir string) (*kmod.Index, error) {
+	k := t.k
+	cachePath := filepath.Join(cacheDir, "modindex", fmt.Sprintf("%x.json", sha256Bytes([]byte(t.key)))[:24]+".json")
+	builtinPath := filepath.Join(k.ModulesDir, "modules.builtin")
 	var idxFile indexFile
 	if b, err := os.ReadFile(cachePath); err == nil && json.Unmarshal(b, &idxFile) == nil {
 		if idx, err := buildIndex(idxFile); err == nil {
@@ -175,7 +228,12 @@ func loadIndex(k *kernel.Kernel, cacheDir string) (*kmod.Index, error) {
 		}
 		idxFile = indexFile{}
 	}
-	for _, rel := range files {
+	if t.files == nil {
+		if _, err := t.list(false); err != nil {
+			return nil, err
+		}
+	}
+	for _, rel := range t.files {
 		f, err := os.Open(filepath.Join(k.ModulesDir, rel))
 		if err != nil {
 			return nil, err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/tinyboot/tinyboot/compose/agentbin"
 	"github.com/tinyboot/tinyboot/compose/app"
@@ -133,6 +134,21 @@ func (b *builder) initramfs(k *kernel.Kernel, mods []resolvedModule, appBin, age
 		name  string
 		level initramfs.Level
 		fill  func(a *initramfs.Archive) error
+		// key, when set, names the content without reading it (see
+		// initramfs.CompressKeyed): for the agent and module files, whose
+		// cached paths are content-addressed.
+		key string
+	}
+	var agentKey, modulesKey string
+	if rel, err := filepath.Rel(b.opts.CacheDir, agentBin); err == nil && !strings.HasPrefix(rel, "..") && b.opts.AgentPath == "" {
+		agentKey = rel
+	}
+	if k.TreeID != "" {
+		var srcs []string
+		for _, m := range mods {
+			srcs = append(srcs, m.Source)
+		}
+		modulesKey = k.TreeID + "\x00" + k.Version + "\x00" + strings.Join(srcs, "\x00")
 	}
 	parts := []part{
 		{"base", initramfs.Default, func(a *initramfs.Archive) error {
@@ -146,27 +162,31 @@ func (b *builder) initramfs(k *kernel.Kernel, mods []resolvedModule, appBin, age
 				}
 			}
 			return nil
-		}},
+		}, ""},
 		{"agent", initramfs.Best, func(a *initramfs.Archive) error {
 			return a.HostFile("/init", 0o755, agentBin)
-		}},
+		}, agentKey},
 		{"modules", initramfs.Best, func(a *initramfs.Archive) error {
 			if err := a.Dir(filepath.Join("/lib/modules", k.Version), 0o755); err != nil {
 				return err
 			}
 			for _, m := range mods {
-				if err := a.File(filepath.Join("/lib/modules", k.Version, m.Path), 0o644, m.Data); err != nil {
+				data, err := m.read(k)
+				if err != nil {
+					return err
+				}
+				if err := a.File(filepath.Join("/lib/modules", k.Version, m.Path), 0o644, data); err != nil {
 					return err
 				}
 			}
 			return nil
-		}},
+		}, modulesKey},
 		{"certs", initramfs.Best, func(a *initramfs.Archive) error {
 			return b.addCACerts(a)
-		}},
+		}, ""},
 		{"app", initramfs.Best, func(a *initramfs.Archive) error {
 			return a.HostFile(AppPath(s), 0o755, appBin)
-		}},
+		}, ""},
 		{"spec", initramfs.Default, func(a *initramfs.Archive) error {
 			bakedMods := make([]baked.Module, len(mods))
 			for i, m := range mods {
@@ -177,21 +197,27 @@ func (b *builder) initramfs(k *kernel.Kernel, mods []resolvedModule, appBin, age
 				return err
 			}
 			return a.File(baked.Path, 0o644, js)
-		}},
+		}, ""},
 	}
 	var out bytes.Buffer
 	sizes := map[string]int64{}
 	for _, p := range parts {
-		a := initramfs.New()
-		if err := p.fill(a); err != nil {
-			return nil, fmt.Errorf("initramfs %s: %w", p.name, err)
+		var seg *initramfs.Segment
+		var err error
+		if p.key != "" {
+			seg, err = initramfs.CompressKeyed(p.name, p.key, p.fill, b.opts.Epoch, b.opts.Compression, p.level, cache)
+		} else {
+			a := initramfs.New()
+			if err := p.fill(a); err != nil {
+				return nil, fmt.Errorf("initramfs %s: %w", p.name, err)
+			}
+			if len(a.Entries()) == 0 {
+				continue
+			}
+			seg, err = initramfs.Compress(p.name, a, b.opts.Epoch, b.opts.Compression, p.level, cache)
 		}
-		if len(a.Entries()) == 0 {
-			continue
-		}
-		seg, err := initramfs.Compress(p.name, a, b.opts.Epoch, b.opts.Compression, p.level, cache)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("initramfs %s: %w", p.name, err)
 		}
 		sizes[p.name] = int64(len(seg.Data))
 		out.Write(seg.Data)

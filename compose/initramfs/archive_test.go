@@ -2,6 +2,7 @@ package initramfs
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -185,5 +186,40 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestCompressKeyed(t *testing.T) {
+	cache := t.TempDir()
+	calls := 0
+	fill := func(body string) func(a *Archive) error {
+		return func(a *Archive) error {
+			calls++
+			return a.File("/f", 0o644, []byte(body))
+		}
+	}
+	first, err := CompressKeyed("x", "k1", fill("one"), time.Unix(0, 0), Zstd, Default, cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := CompressKeyed("x", "k1", fill("ignored: the key says nothing changed"), time.Unix(0, 0), Zstd, Default, cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls != 1 || !again.Cached || !bytes.Equal(again.Data, first.Data) {
+		t.Fatalf("same key: fill ran %d times, cached %v", calls, again.Cached)
+	}
+	other, err := CompressKeyed("x", "k2", fill("two"), time.Unix(0, 0), Zstd, Default, cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls != 2 || bytes.Equal(other.Data, first.Data) {
+		t.Fatalf("new key: fill ran %d times; data equal %v", calls, bytes.Equal(other.Data, first.Data))
+	}
+	if _, err := CompressKeyed("x", "k3", fill("three"), time.Unix(5, 0), Zstd, Default, cache); err != nil || calls != 3 {
+		t.Fatalf("a different mtime must not hit the cache: %d fills, %v", calls, err)
+	}
+	if _, err := CompressKeyed("x", "k4", func(*Archive) error { return errors.New("boom") }, time.Unix(0, 0), Zstd, Default, cache); err == nil {
+		t.Fatal("fill error lost")
 	}
 }

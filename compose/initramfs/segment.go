@@ -37,7 +37,7 @@ func Compress(name string, a *Archive, mtime time.Time, c Compression, level Lev
 	var cachePath string
 	if cacheDir != "" {
 		sum := sha256.Sum256(raw.Bytes())
-		cachePath = filepath.Join(cacheDir, fmt.Sprintf("%s-%s-%d.cpio", hex.EncodeToString(sum[:16]), c, level))
+		cachePath = filepath.Join(cacheDir, fmt.Sprintf("%s-%s-%d-%s.cpio", hex.EncodeToString(sum[:16]), c, level, encoderVersion))
 		if b, err := os.ReadFile(cachePath); err == nil {
 			seg.Data, seg.Cached = b, true
 			return seg, nil
@@ -58,6 +58,38 @@ func Compress(name string, a *Archive, mtime time.Time, c Compression, level Lev
 	if cachePath != "" {
 		// A cache write failure only costs speed next time; the build goes on.
 		_ = fsutil.WriteFileAtomic(cachePath, seg.Data)
+	}
+	return seg, nil
+}
+
+// encoderVersion changes whenever the compressors' settings do, so that
+// cached segments made with old settings are not reused.
+const encoderVersion = "1"
+
+// CompressKeyed is Compress for a segment whose content the caller can name
+// with key without producing it: fill runs, and the files it adds are
+// read, only when the cache has no segment for key. The key must change
+// whenever the content would, e.g. a content-addressed path; "" falls back
+// to Compress.
+func CompressKeyed(name, key string, fill func(*Archive) error, mtime time.Time, c Compression, level Level, cacheDir string) (*Segment, error) {
+	var keyPath string
+	if key != "" && cacheDir != "" {
+		sum := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%s\x00%d\x00%s\x00%d\x00%s", name, key, mtime.Unix(), c, level, encoderVersion)))
+		keyPath = filepath.Join(cacheDir, "k-"+hex.EncodeToString(sum[:16])+".cpio")
+		if b, err := os.ReadFile(keyPath); err == nil {
+			return &Segment{Name: name, Data: b, Cached: true}, nil
+		}
+	}
+	a := New()
+	if err := fill(a); err != nil {
+		return nil, err
+	}
+	seg, err := Compress(name, a, mtime, c, level, cacheDir)
+	if err != nil {
+		return nil, err
+	}
+	if keyPath != "" {
+		_ = fsutil.WriteFileAtomic(keyPath, seg.Data) // only speed is lost if this fails
 	}
 	return seg, nil
 }

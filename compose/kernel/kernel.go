@@ -26,6 +26,11 @@ type Kernel struct {
 	// Packages are the .debs the kernel came from, for the lock file and
 	// reports; empty for the vmlinuz form.
 	Packages []Package
+	// TreeID names the unpacked tree when it is one of the cache's: those
+	// are content-addressed and never change once complete, so derived
+	// data (the module index, resolved module lists) can be keyed by it.
+	// Empty for a user's modules_dir, which may change between builds.
+	TreeID string
 }
 
 // Package is one .deb a kernel was resolved from.

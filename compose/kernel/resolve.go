@@ -135,6 +135,7 @@ func (r *Resolver) cached(pkgs []Package) (*Kernel, bool) {
 		return nil, false
 	}
 	k.Packages = pkgs
+	k.TreeID = filepath.Base(dir)
 	return k, true
 }
 
