@@ -21,6 +21,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/tinyboot/tinyboot/compose"
+	"github.com/tinyboot/tinyboot/compose/kernel"
 	"github.com/tinyboot/tinyboot/internal/qemu"
 	"github.com/tinyboot/tinyboot/spec"
 )
@@ -158,16 +159,44 @@ type imageBuild struct {
 	err  error
 }
 
-// exampleLock pins the kernel packages of every test image to those of
-// examples/tinyboot.lock: builds are then offline and all test images run
-// the kernel the example does.
+// kernelPin is resolved once per test binary; see exampleLock.
+var kernelPin struct {
+	once sync.Once
+	lock *compose.Lock
+	err  error
+}
+
+// exampleLock pins the kernel packages of every test image: to those of
+// examples/tinyboot.lock when a build of the example wrote one, else to what
+// linux-image-amd64 resolves to now (once, so that every image of the run
+// boots the same kernel and later builds are offline). The example's lock
+// is not committed: it would pin a version Debian's mirror drops once a
+// newer security update lands.
 func exampleLock(t testing.TB) *compose.Lock {
 	t.Helper()
-	lock, err := compose.ReadLock(filepath.Join("..", "examples", compose.LockName))
-	if err != nil || lock == nil {
-		t.Fatalf("read the example's lock: %v (nil lock: %v)", err, lock == nil)
+	kernelPin.once.Do(func() {
+		lock, err := compose.ReadLock(filepath.Join("..", "examples", compose.LockName))
+		if err == nil && lock != nil {
+			kernelPin.lock = lock
+			return
+		}
+		cache, err := compose.CacheDir()
+		if err != nil {
+			kernelPin.err = err
+			return
+		}
+		r := &kernel.Resolver{CacheDir: cache}
+		k, err := r.Package(context.Background(), "linux-image-amd64", nil)
+		if err != nil {
+			kernelPin.err = err
+			return
+		}
+		kernelPin.lock = &compose.Lock{Version: compose.LockVersion, Kernel: "linux-image-amd64", Packages: k.Packages}
+	})
+	if kernelPin.err != nil {
+		t.Fatalf("resolve the test images' kernel: %v", kernelPin.err)
 	}
-	return lock
+	return kernelPin.lock
 }
 
 // buildImage builds the spec text (as if read from a tinyboot.yaml in
