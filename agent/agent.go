@@ -178,8 +178,15 @@ func (a *agent) syncClock(ctx context.Context) {
 	}
 	wait := a.cfg.Time.Wait.Std()
 	first := func(ctx context.Context) {
-		if !a.stepClock(ctx) && wait > 0 {
+		err := a.stepClock(ctx)
+		switch {
+		case err == nil || wait <= 0:
+		case ctx.Err() != nil:
 			a.log.Printf("time: no SNTP answer after %s", wait)
+		default:
+			// Failing early (no DNS, no route) is not waiting out time.wait:
+			// say what failed.
+			a.log.Printf("time: no SNTP answer (%v)", err)
 		}
 	}
 	if wait > 0 {
@@ -206,23 +213,22 @@ func (a *agent) syncClock(ctx context.Context) {
 	})
 }
 
-// stepClock asks the servers once and steps the clock; false when no
-// server answered.
-func (a *agent) stepClock(ctx context.Context) bool {
+// stepClock asks the servers once and steps the clock.
+func (a *agent) stepClock(ctx context.Context) error {
 	r, err := a.deps.SNTP(ctx, a.ntpServers())
 	if err != nil {
-		return false
+		return err
 	}
 	if err := a.sys.StepClock(r.Offset); err != nil {
 		a.log.Printf("time: step clock by %s: %v", signed(r.Offset), err)
-		return false
+		return nil // said already
 	}
 	host, _, err := net.SplitHostPort(r.Server)
 	if err != nil {
 		host = r.Server
 	}
 	a.log.Printf("time: stepped clock by %s (server %s)", signed(r.Offset), host)
-	return true
+	return nil
 }
 
 func signed(d time.Duration) string {

@@ -394,6 +394,7 @@ func TestNetworkAndTime(t *testing.T) {
 		name      string
 		net       *fakeNet
 		sntpErr   error
+		sntpFast  bool // the error comes at once, not at the deadline
 		wantLines []string
 		notLines  []string
 		wantStep  bool
@@ -403,6 +404,14 @@ func TestNetworkAndTime(t *testing.T) {
 			net:       &fakeNet{links: 1, bound: closed(), ntp: []net.IP{net.IPv4(10, 0, 2, 2)}},
 			wantLines: []string{"time: stepped clock by +1h2m3s (server 10.0.2.2)", "shutdown: released DHCP leases"},
 			wantStep:  true,
+		},
+		{
+			name:      "SNTP fails at once",
+			net:       &fakeNet{links: 1, bound: closed()},
+			sntpErr:   errors.New("lookup pool.ntp.org: no such host"),
+			sntpFast:  true,
+			wantLines: []string{"time: no SNTP answer (lookup pool.ntp.org: no such host)"},
+			notLines:  []string{"time: no SNTP answer after 50ms"},
 		},
 		{
 			name:      "no lease, no SNTP answer",
@@ -429,7 +438,9 @@ func TestNetworkAndTime(t *testing.T) {
 			h.deps.SNTP = func(ctx context.Context, servers []string) (sntp.Result, error) {
 				asked = servers
 				if tt.sntpErr != nil {
-					<-ctx.Done()
+					if !tt.sntpFast {
+						<-ctx.Done()
+					}
 					return sntp.Result{}, tt.sntpErr
 				}
 				return sntp.Result{Offset: time.Hour + 2*time.Minute + 3*time.Second, Server: "10.0.2.2:123"}, nil

@@ -41,6 +41,7 @@
 //	network: no network interface
 //	time: stepped clock by +1h2m3s (server 10.0.2.2)
 //	time: no SNTP answer after 5s
+//	time: no SNTP answer (ERROR)
 //	boot: ready in D (modules D, storage D, network D, time D)
 //	app: started /bin/hello (pid 123)
 //	app: start /bin/hello: ERROR
