@@ -351,6 +351,7 @@ func TestModules(t *testing.T) {
 	sys.failMod = map[string]error{
 		"/lib/modules/6.1.0-56-amd64/kernel/a.ko": syscall.EEXIST,
 		"/lib/modules/6.1.0-56-amd64/kernel/b.ko": syscall.ENOEXEC,
+		"/lib/modules/6.1.0-56-amd64/kernel/d.ko": syscall.ENODEV,
 	}
 	h := newHarness(sys)
 	cfg := config()
@@ -358,18 +359,23 @@ func TestModules(t *testing.T) {
 		{Name: "a", Path: "kernel/a.ko"},
 		{Name: "b", Path: "kernel/b.ko"},
 		{Name: "c", Path: "kernel/c.ko"},
+		{Name: "d", Path: "kernel/d.ko"},
 	}
 	h.run(t, cfg)
 	has(t, "calls", sys.Calls(), []string{
 		"load /lib/modules/6.1.0-56-amd64/kernel/a.ko",
 		"load /lib/modules/6.1.0-56-amd64/kernel/b.ko",
 		"load /lib/modules/6.1.0-56-amd64/kernel/c.ko",
+		"load /lib/modules/6.1.0-56-amd64/kernel/d.ko",
 	})
 	lines := h.out.Lines()
 	has(t, "console", lines, []string{"modules: b: exec format error"})
 	found := false
 	for _, l := range lines {
-		found = found || strings.HasPrefix(l, "modules: loaded 2 of 3 in ")
+		if strings.HasPrefix(l, "modules: d:") {
+			t.Errorf("ENODEV logged as an error: %q", l)
+		}
+		found = found || strings.HasPrefix(l, "modules: loaded 2 of 4 in ") && strings.HasSuffix(l, " (not for this machine: d)")
 	}
 	if !found {
 		t.Errorf("no modules summary in %q", lines)

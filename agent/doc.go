@@ -21,6 +21,7 @@
 //	spec: cannot start the app; powering off in 30s
 //	hostname: ERROR
 //	modules: loaded N of M in D
+//	modules: loaded N of M in D (not for this machine: NAME NAME)
 //	modules: NAME: ERROR
 //	iso: mounted /dev/sr0 at /iso (volume HELLO)
 //	iso: mount /dev/sr0 at /iso: ERROR
