@@ -112,8 +112,8 @@ func (a *agent) boot(ctx context.Context) (act Action, ok bool) {
 	}
 
 	t = a.clock.Now()
-	res := findStorage(a.sys, a.clock, cfg)
-	if !a.mountStorage(res) {
+	res := findStorage(a.sys, a.clock, cfg, a.mountISO)
+	if !a.mountPersistent(res) {
 		return PowerOff, false
 	}
 	dStor := a.clock.Now().Sub(t)

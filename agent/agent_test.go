@@ -345,6 +345,25 @@ func TestStorage(t *testing.T) {
 	}
 }
 
+// The ISO is mounted as soon as it is found, not once the persistent
+// volume's wait is over: the app may start without the volume, but /iso
+// should not be late because of it.
+func TestISOMountedBeforePersistentWait(t *testing.T) {
+	iso := blkid.Info{Type: blkid.ISO9660, Label: "HELLO"}
+	sr0 := BlockDevice{Name: "sr0"}
+	sys := &fakeSys{
+		devs:  [][]BlockDevice{{sr0}, {sr0}, {sr0}, {sr0}, {sr0, {Name: "vdb"}}},
+		info:  map[string]blkid.Info{"sr0": iso, "vdb": {Type: blkid.Btrfs, Label: "tinyboot"}},
+		procs: []proc{{exit: exit(0)}},
+	}
+	h := newHarness(sys)
+	h.run(t, config())
+	has(t, "console", h.out.Lines(), []string{"iso: mounted /dev/sr0 at /iso (volume HELLO)", "persistent: mounted /dev/vdb at /persistent (btrfs, label tinyboot)"})
+	if iso, pers := sys.mountPoll["/iso"], sys.mountPoll["/persistent"]; iso >= pers || iso > 1 {
+		t.Errorf("/iso mounted after poll %d, /persistent after poll %d: want /iso right after the first", iso, pers)
+	}
+}
+
 func TestModules(t *testing.T) {
 	sys := disks()
 	sys.procs = []proc{{exit: exit(0)}}

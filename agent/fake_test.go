@@ -46,6 +46,9 @@ type proc struct {
 
 // fakeSys records what the agent asks of the OS.
 type fakeSys struct {
+	// mountPoll is how many device polls had happened when each target
+	// was mounted.
+	mountPoll map[string]int
 	mu       sync.Mutex
 	calls    []string
 	devs     [][]BlockDevice // what BlockDevices returns on successive polls
@@ -74,6 +77,12 @@ func (f *fakeSys) Calls() []string {
 
 func (f *fakeSys) Mount(source, target, fstype string, flags uintptr, data string) error {
 	f.rec("mount %s %s %s %#x", source, target, fstype, flags)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.mountPoll == nil {
+		f.mountPoll = map[string]int{}
+	}
+	f.mountPoll[target] = f.poll
 	return nil
 }
 

@@ -32,7 +32,9 @@ type storageResult struct {
 
 // findStorage polls block devices until it has both the ISO and the
 // persistent volume (when one is wanted) or their waits have passed.
-func findStorage(sys System, clock Clock, cfg *baked.Config) storageResult {
+// onISO, when not nil, is called as soon as the ISO is settled (found, or
+// its wait over), so that /iso is mounted without waiting for the volume.
+func findStorage(sys System, clock Clock, cfg *baked.Config, onISO func(storageResult)) storageResult {
 	start := clock.Now()
 	var res storageResult
 	wantPers := cfg.Persistent != nil
@@ -41,6 +43,7 @@ func findStorage(sys System, clock Clock, cfg *baked.Config) storageResult {
 		persWait = cfg.Persistent.Wait.Std()
 	}
 	probed := map[string]blkid.Info{}
+	isoSettled := false
 	for {
 		devs, _ := sys.BlockDevices()
 		var isos []candidate
@@ -75,9 +78,15 @@ func findStorage(sys System, clock Clock, cfg *baked.Config) storageResult {
 		}
 		elapsed := clock.Now().Sub(start)
 		isoDone := elapsed >= isoWait
-		if res.iso == "" {
+		if res.iso == "" && !isoSettled {
 			if c, ok := bestISO(isos, cfg.ISO.VolumeID, isoDone); ok {
 				res.iso, res.isoLabel = c.dev.Name, c.info.Label
+			}
+		}
+		if !isoSettled && (res.iso != "" || isoDone) {
+			isoSettled = true
+			if onISO != nil {
+				onISO(res)
 			}
 		}
 		persDone := !wantPers || res.pers != "" || elapsed >= persWait
@@ -114,10 +123,8 @@ func bestISO(isos []candidate, volumeID string, final bool) (candidate, bool) {
 	return candidate{}, false
 }
 
-// mountStorage mounts what findStorage found and reports the console
-// lines. It returns false when a required persistent volume is unusable.
-func (a *agent) mountStorage(res storageResult) bool {
-	cfg := a.cfg
+// mountISO mounts the ISO findStorage found and reports it.
+func (a *agent) mountISO(res storageResult) {
 	if res.iso == "" {
 		a.log.Printf("iso: not found")
 	} else {
@@ -129,7 +136,12 @@ func (a *agent) mountStorage(res storageResult) bool {
 			a.log.Printf("iso: mounted %s at %s (volume %s)", dev, baked.ISOMount, res.isoLabel)
 		}
 	}
-	p := cfg.Persistent
+}
+
+// mountPersistent mounts the volume findStorage found and reports it. It
+// returns false when a required persistent volume is unusable.
+func (a *agent) mountPersistent(res storageResult) bool {
+	p := a.cfg.Persistent
 	if p == nil {
 		return true
 	}
