@@ -87,9 +87,28 @@ func TestPowerButton(t *testing.T) {
 		name      string
 		obeys     syscall.Signal
 		busy      bool
+		lingering int // Leftovers calls that still find a process
+		wantProbe int
 		wantCalls []string
 		wantLines []string
+		notLines  []string
 	}{
+		{
+			name:      "leftovers gone after a few probes",
+			obeys:     syscall.SIGTERM,
+			lingering: 3,
+			wantProbe: 4,
+			wantCalls: []string{"kill -1 KILL", "sync", "unmount /persistent", "reboot poweroff"},
+			wantLines: []string{"shutdown: synced and unmounted /persistent"},
+			notLines:  []string{"shutdown: processes still running 2s after SIGKILL; going on"},
+		},
+		{
+			name:      "leftovers never go",
+			obeys:     syscall.SIGTERM,
+			lingering: 1 << 30,
+			wantCalls: []string{"kill -1 KILL", "sync", "unmount /persistent", "reboot poweroff"},
+			wantLines: []string{"shutdown: processes still running 2s after SIGKILL; going on"},
+		},
 		{
 			name:  "app ignores SIGTERM",
 			obeys: syscall.SIGKILL,
@@ -123,6 +142,7 @@ func TestPowerButton(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			sys := disks()
 			sys.busy = tt.busy
+			sys.lingering = tt.lingering
 			h := newHarness(sys)
 			sys.procs = []proc{{obeys: tt.obeys, onStarted: func() {
 				h.events <- Event{Reason: "power button", Action: PowerOff}
@@ -130,7 +150,14 @@ func TestPowerButton(t *testing.T) {
 			h.run(t, config())
 			calls := sys.Calls()
 			has(t, "calls", calls, tt.wantCalls)
-			has(t, "console", h.out.Lines(), tt.wantLines)
+			lines := h.out.Lines()
+			has(t, "console", lines, tt.wantLines)
+			for _, l := range tt.notLines {
+				lacks(t, "console", lines, l)
+			}
+			if tt.wantProbe > 0 && sys.probes != tt.wantProbe {
+				t.Errorf("%d Leftovers calls, want %d", sys.probes, tt.wantProbe)
+			}
 			if tt.obeys == syscall.SIGTERM {
 				lacks(t, "calls", calls, "kill 101 KILL")
 			}

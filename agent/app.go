@@ -135,8 +135,10 @@ func (a *agent) appEnv() []string {
 // shutdown stops everything the agent started and performs act. It only
 // returns if the final syscall fails (or in tests).
 func (a *agent) shutdown(act Action) {
-	// Whatever the app left behind would keep /persistent busy.
+	// Whatever the app left behind would keep /persistent busy. Its files
+	// close only as it exits, so wait (briefly) until nothing is left.
 	_ = a.sys.Kill(-1, syscall.SIGKILL)
+	a.waitOthersGone()
 	a.stopBackground()
 	a.sys.Sync()
 	if a.persMounted {
@@ -180,6 +182,26 @@ func (a *agent) shutdown(act Action) {
 		a.log.Printf("shutdown: %s: %v", act, err)
 	}
 }
+
+// waitOthersGone polls until no user process but PID 1 is alive, at most
+// othersWait. (kill(-1, 0) cannot tell: kernel threads always answer it.)
+func (a *agent) waitOthersGone() {
+	deadline := a.clock.Now().Add(othersWait)
+	for {
+		if n, err := a.sys.Leftovers(); err != nil || n == 0 {
+			return
+		}
+		if !a.clock.Now().Before(deadline) {
+			a.log.Printf("shutdown: processes still running %s after SIGKILL; going on", othersWait)
+			return
+		}
+		<-a.clock.After(10 * time.Millisecond)
+	}
+}
+
+// othersWait bounds waiting for the app's leftovers to be gone after
+// SIGKILL.
+const othersWait = 2 * time.Second
 
 // releaseWait bounds giving DHCP leases back at shutdown.
 const releaseWait = 2 * time.Second

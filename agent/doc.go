@@ -54,6 +54,7 @@
 //	shutdown: app ended (on_exit reboot)
 //	shutdown: stopping app (SIGTERM, timeout 10s)
 //	shutdown: app still running after 10s; sending SIGKILL
+//	shutdown: processes still running 2s after SIGKILL; going on
 //	shutdown: synced and unmounted /persistent
 //	shutdown: synced and remounted /persistent read-only (unmount: ERROR)
 //	shutdown: released DHCP leases

@@ -46,6 +46,9 @@ type proc struct {
 
 // fakeSys records what the agent asks of the OS.
 type fakeSys struct {
+	// lingering is how many Leftovers calls still find a process; probes
+	// counts the calls.
+	lingering, probes int
 	// mountPoll is how many device polls had happened when each target
 	// was mounted.
 	mountPoll map[string]int
@@ -151,6 +154,17 @@ func (f *fakeSys) StartApp(path string, argv, env []string) (int, <-chan ExitSta
 		p.onStarted()
 	}
 	return pid, ch, nil
+}
+
+func (f *fakeSys) Leftovers() (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.probes++
+	if f.lingering > 0 {
+		f.lingering--
+		return 1, nil
+	}
+	return 0, nil
 }
 
 func (f *fakeSys) Kill(pid int, sig syscall.Signal) error {

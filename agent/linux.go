@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -162,4 +164,50 @@ func (l *Linux) StepClock(d time.Duration) error {
 		return fmt.Errorf("clock_settime: %w", err)
 	}
 	return nil
+}
+
+// pfKthread is PF_KTHREAD in /proc/<pid>/stat's flags field.
+const pfKthread = 0x00200000
+
+// Leftovers counts live user processes other than PID 1 by reading
+// /proc/<pid>/stat: kernel threads carry PF_KTHREAD, zombies state Z.
+func (l *Linux) Leftovers() (int, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid <= 1 {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue // gone meanwhile
+		}
+		if isLiveUserProcess(string(b)) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// isLiveUserProcess reads a /proc/<pid>/stat line: "pid (comm) S ppid
+// pgrp session tty_nr tpgid flags ...". comm may hold spaces and
+// parentheses, so fields are counted after its last ')'.
+func isLiveUserProcess(stat string) bool {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return false
+	}
+	f := strings.Fields(stat[i+1:])
+	if len(f) < 7 {
+		return false
+	}
+	if f[0] == "Z" || f[0] == "X" {
+		return false
+	}
+	flags, err := strconv.ParseUint(f[6], 10, 64)
+	return err == nil && flags&pfKthread == 0
 }

@@ -28,6 +28,10 @@ type System interface {
 	StartApp(path string, argv, env []string) (pid int, exited <-chan ExitStatus, err error)
 	// Kill sends sig to pid (-1: every process but the agent).
 	Kill(pid int, sig syscall.Signal) error
+	// Leftovers counts the live user processes other than the agent:
+	// what could still hold files open. Kernel threads and zombies (their
+	// files are closed) do not count.
+	Leftovers() (int, error)
 	// StepClock moves the wall clock by d.
 	StepClock(d time.Duration) error
 }
