@@ -102,12 +102,22 @@ func (a *agent) boot(ctx context.Context) (act Action, ok bool) {
 
 	// DHCP runs while storage is searched: both mostly wait.
 	netStart := a.clock.Now()
+	// boundAt learns when the first lease came, so the boot line reports
+	// DHCP's own time, not the storage wait it overlapped with.
+	boundAt := make(chan time.Time, 1)
 	if cfg.Network.DHCP && a.deps.StartNetwork != nil {
 		n, err := a.deps.StartNetwork(a.rootCtx, cfg.Hostname)
 		if err != nil {
 			a.log.Printf("network: %v", err)
 		} else {
 			a.net = n
+			go func() {
+				select {
+				case <-n.Bound():
+					boundAt <- a.clock.Now()
+				case <-a.rootCtx.Done():
+				}
+			}()
 		}
 	}
 
@@ -118,7 +128,7 @@ func (a *agent) boot(ctx context.Context) (act Action, ok bool) {
 	}
 	dStor := a.clock.Now().Sub(t)
 
-	dNet := a.waitNetwork(netStart)
+	dNet := a.waitNetwork(netStart, boundAt)
 	t = a.clock.Now()
 	a.syncClock(ctx)
 	dTime := a.clock.Now().Sub(t)
@@ -130,7 +140,7 @@ func (a *agent) boot(ctx context.Context) (act Action, ok bool) {
 
 // waitNetwork waits for the first lease, at most network.wait from when
 // DHCP started, and returns the time spent since then.
-func (a *agent) waitNetwork(since time.Time) time.Duration {
+func (a *agent) waitNetwork(since time.Time, boundAt <-chan time.Time) time.Duration {
 	if a.net == nil {
 		return 0
 	}
@@ -142,19 +152,27 @@ func (a *agent) waitNetwork(since time.Time) time.Duration {
 	}
 	wait := a.cfg.Network.Wait.Std()
 	left := wait - a.clock.Now().Sub(since)
-	select {
-	case <-a.net.Bound():
-	default:
-		if left <= 0 {
-			a.log.Printf("network: no lease after %s; starting the app anyway", wait)
-			break
-		}
+	bound := func() time.Duration {
 		select {
-		case <-a.net.Bound():
-		case <-a.clock.After(left):
-			a.log.Printf("network: no lease after %s; starting the app anyway", wait)
+		case at := <-boundAt:
+			return at.Sub(since)
+		case <-a.rootCtx.Done():
+			return a.clock.Now().Sub(since)
 		}
 	}
+	select {
+	case <-a.net.Bound():
+		return bound()
+	default:
+	}
+	if left > 0 {
+		select {
+		case <-a.net.Bound():
+			return bound()
+		case <-a.clock.After(left):
+		}
+	}
+	a.log.Printf("network: no lease after %s; starting the app anyway", wait)
 	return a.clock.Now().Sub(since)
 }
 

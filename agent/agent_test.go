@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -584,4 +585,36 @@ func TestLoadSpec(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The boot line reports DHCP's own time to the first lease, not the
+// storage wait it overlapped with.
+func TestBootLineNetworkTime(t *testing.T) {
+	iso := blkid.Info{Type: blkid.ISO9660, Label: "HELLO"}
+	sys := &fakeSys{devs: [][]BlockDevice{{{Name: "sr0"}}}, info: map[string]blkid.Info{"sr0": iso}, procs: []proc{{exit: exit(0)}}}
+	h := newHarness(sys)
+	h.deps.StartNetwork = func(ctx context.Context, host string) (Network, error) {
+		return &fakeNet{links: 1, bound: closed()}, nil
+	}
+	cfg := config()
+	cfg.Network = baked.Network{DHCP: true, Wait: baked.Duration(30 * time.Second)}
+	cfg.Time = baked.Time{}
+	h.run(t, cfg)
+	re := regexp.MustCompile(`^boot: ready in \S+ \(modules \S+, storage (\S+), network (\S+), time \S+\)$`)
+	for _, l := range h.out.Lines() {
+		m := re.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		stor, err1 := time.ParseDuration(m[1])
+		netw, err2 := time.ParseDuration(m[2])
+		if err1 != nil || err2 != nil {
+			t.Fatalf("unparsable boot line %q", l)
+		}
+		if stor < 10*time.Second || netw >= time.Second {
+			t.Errorf("%q: want storage ≥ 10s (the volume wait) and network < 1s (bound at once)", l)
+		}
+		return
+	}
+	t.Fatalf("no boot line in %q", h.out.Lines())
 }
