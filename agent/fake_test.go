@@ -52,18 +52,18 @@ type fakeSys struct {
 	// mountPoll is how many device polls had happened when each target
 	// was mounted.
 	mountPoll map[string]int
-	mu       sync.Mutex
-	calls    []string
-	devs     [][]BlockDevice // what BlockDevices returns on successive polls
-	poll     int
-	info     map[string]blkid.Info
-	procs    []proc
-	started  int
-	running  map[int]chan ExitStatus
-	obeys    map[int]syscall.Signal
-	failMod  map[string]error
-	busy     bool // unmount of /persistent fails with EBUSY
-	panicMod bool
+	mu        sync.Mutex
+	calls     []string
+	devs      [][]BlockDevice // what BlockDevices returns on successive polls
+	poll      int
+	info      map[string]blkid.Info
+	procs     []proc
+	started   int
+	running   map[int]chan ExitStatus
+	obeys     map[int]syscall.Signal
+	failMod   map[string]error
+	busy      bool // unmount of /persistent fails with EBUSY
+	panicMod  bool
 }
 
 func (f *fakeSys) rec(format string, args ...any) {
