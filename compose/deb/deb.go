@@ -87,11 +87,14 @@ func (p *Package) add(m Member) error {
 		if m.Name != "debian-binary" {
 			return errors.New("not a Debian package: missing debian-binary")
 		}
-		if m.Size > 64 {
-			return fmt.Errorf("deb: debian-binary is %d bytes, want a few", m.Size)
+		if m.Size > 64 || m.Size < 3 {
+			return fmt.Errorf("deb: debian-binary is %d bytes, want a few (\"2.0\\n\")", m.Size)
 		}
 		b := make([]byte, m.Size)
-		if _, err := p.r.ReadAt(b, m.Offset); err != nil {
+		if n, err := p.r.ReadAt(b, m.Offset); err != nil && !(errors.Is(err, io.EOF) && n == len(b)) {
+			if errors.Is(err, io.EOF) {
+				return fmt.Errorf("deb: truncated ar member debian-binary (want %d bytes, got %d)", m.Size, n)
+			}
 			return fmt.Errorf("deb: read debian-binary: %w", err)
 		}
 		p.Format = strings.TrimSpace(string(b))
