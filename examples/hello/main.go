@@ -39,6 +39,11 @@ func main() {
 }
 
 func run(addr string) error {
+	// Catch SIGTERM before anything else: a power-button press while the
+	// app is still starting must stop it gracefully too, not kill it.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+
 	boots := 0
 	if dir := os.Getenv("TINYBOOT_PERSISTENT"); dir != "" {
 		n, err := countBoot(dir)
@@ -58,8 +63,6 @@ func run(addr string) error {
 	srv := &http.Server{Handler: newMux(boots, time.Now()), ReadHeaderTimeout: 10 * time.Second}
 	fmt.Printf("hello: listening on %s\n", addr)
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 
