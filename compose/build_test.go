@@ -148,7 +148,7 @@ func TestBuildExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, derived := range []string{"initramfs", "modres"} {
+	for _, derived := range []string{"initramfs", "modres", "esp"} {
 		if err := os.RemoveAll(filepath.Join(cache, derived)); err != nil {
 			t.Fatal(err)
 		}

@@ -2,6 +2,9 @@ package compose
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -23,7 +26,29 @@ const DefaultStub = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub"
 // error a user sees when it is missing.
 const stubPackages = "systemd-boot-efi on Debian/Ubuntu (apt-get install systemd-boot-efi), systemd-boot on Fedora/Arch"
 
-func (b *builder) uki(k *kernel.Kernel, initrd []byte) ([]byte, error) {
+// bootImage is the UKI and the ESP that holds it. A cached ESP comes
+// without the UKI's bytes.
+type bootImage struct {
+	uki             []byte
+	esp             []byte
+	ukiSize, kernel int64
+	cacheKey        string
+}
+
+// bootCacheVersion changes whenever the UKI or ESP layout does.
+const bootCacheVersion = "1"
+
+// bootMeta is stored beside a cached ESP for the size report.
+type bootMeta struct {
+	UKISize    int64 `json:"uki_size"`
+	KernelSize int64 `json:"kernel_size"`
+}
+
+func (b *builder) bootCachePath(key string) string {
+	return filepath.Join(b.opts.CacheDir, "esp", key)
+}
+
+func (b *builder) uki(k *kernel.Kernel, initrd []byte) (*bootImage, error) {
 	s := b.spec
 	stubPath := DefaultStub
 	if s.Kernel.Stub != "" {
@@ -44,12 +69,38 @@ func (b *builder) uki(k *kernel.Kernel, initrd []byte) ([]byte, error) {
 		}
 		return nil, fmt.Errorf("%s: %w; %s", field, err, fix)
 	}
+	osrel := fmt.Sprintf("NAME=tinyboot\nID=tinyboot\nPRETTY_NAME=\"tinyboot %s\"\nIMAGE_ID=%s\nVERSION_ID=%s\n", s.Name, s.Name, k.Version)
+	cmdline := Cmdline(s.Kernel.Cmdline)
+
+	// The key covers every input: the stub's bytes, the kernel (by its
+	// content-addressed tree, else its bytes), the sections and the time.
+	h := sha256.New()
+	fmt.Fprintf(h, "boot %s\x00%d\x00%s\x00%s\x00%s\x00", bootCacheVersion, b.opts.Epoch.Unix(), osrel, cmdline, k.Version)
+	h.Write(sha256Bytes(stub))
+	h.Write(sha256Bytes(initrd))
+	if k.TreeID != "" {
+		fmt.Fprintf(h, "tree %s %s\x00", k.TreeID, filepath.Base(k.Vmlinuz))
+	} else {
+		sum, err := fsutil.SHA256File(k.Vmlinuz)
+		if err != nil {
+			return nil, fmt.Errorf("kernel image %s: %w", k.Vmlinuz, err)
+		}
+		fmt.Fprintf(h, "file %s\x00", sum)
+	}
+	key := hex.EncodeToString(h.Sum(nil)[:16])
+	if esp, err := os.ReadFile(b.bootCachePath(key) + ".img"); err == nil {
+		var meta bootMeta
+		if mb, err := os.ReadFile(b.bootCachePath(key) + ".json"); err == nil && json.Unmarshal(mb, &meta) == nil && meta.UKISize > 0 {
+			b.addPart("kernel", meta.KernelSize)
+			b.addPart("uki stub", meta.UKISize-meta.KernelSize-int64(len(initrd)))
+			return &bootImage{esp: esp, ukiSize: meta.UKISize, kernel: meta.KernelSize}, nil
+		}
+	}
+
 	vmlinuz, err := os.ReadFile(k.Vmlinuz)
 	if err != nil {
 		return nil, fmt.Errorf("kernel image %s: %w", k.Vmlinuz, err)
 	}
-	osrel := fmt.Sprintf("NAME=tinyboot\nID=tinyboot\nPRETTY_NAME=\"tinyboot %s\"\nIMAGE_ID=%s\nVERSION_ID=%s\n", s.Name, s.Name, k.Version)
-	cmdline := Cmdline(s.Kernel.Cmdline)
 	var out bytes.Buffer
 	_, err = uki.Build(&out, stub, []uki.Section{
 		uki.Bytes(".osrel", []byte(osrel)),
@@ -63,15 +114,31 @@ func (b *builder) uki(k *kernel.Kernel, initrd []byte) ([]byte, error) {
 	}
 	b.addPart("kernel", int64(len(vmlinuz)))
 	b.addPart("uki stub", int64(out.Len()-len(vmlinuz)-len(initrd)))
-	return out.Bytes(), nil
+	return &bootImage{uki: out.Bytes(), ukiSize: int64(out.Len()), kernel: int64(len(vmlinuz)), cacheKey: key}, nil
 }
 
-func (b *builder) esp(ukiImage []byte) ([]byte, error) {
-	var out bytes.Buffer
-	if _, err := esp.Build(&out, []esp.File{{Path: "EFI/BOOT/BOOTX64.EFI", Data: bytes.NewReader(ukiImage), Size: int64(len(ukiImage))}}, b.opts.Epoch); err != nil {
-		return nil, fmt.Errorf("ESP: %w", err)
+// esp puts the UKI into a FAT image, unless the UKI stage found one in
+// the cache; a fresh one is cached for the next build.
+func (b *builder) esp(boot *bootImage) error {
+	if boot.esp != nil {
+		return nil
 	}
-	return out.Bytes(), nil
+	var out bytes.Buffer
+	if _, err := esp.Build(&out, []esp.File{{Path: "EFI/BOOT/BOOTX64.EFI", Data: bytes.NewReader(boot.uki), Size: boot.ukiSize}}, b.opts.Epoch); err != nil {
+		return fmt.Errorf("ESP: %w", err)
+	}
+	boot.esp = out.Bytes()
+	if boot.cacheKey != "" {
+		// Only speed is lost if caching fails; the metadata goes last so a
+		// half-written pair is never used.
+		p := b.bootCachePath(boot.cacheKey)
+		if fsutil.WriteFileAtomic(p+".img", boot.esp) == nil {
+			if mb, err := json.Marshal(bootMeta{UKISize: boot.ukiSize, KernelSize: boot.kernel}); err == nil {
+				_ = fsutil.WriteFileAtomic(p+".json", mb)
+			}
+		}
+	}
+	return nil
 }
 
 // iso writes the image into a temp file beside the output and renames it

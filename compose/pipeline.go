@@ -81,24 +81,23 @@ func (b *builder) run() error {
 		return err
 	}
 
-	var ukiImage []byte
+	// The ESP holding the UKI is cached by what it is made of, so a warm
+	// build whose initramfs did not change reads it back instead of
+	// assembling both again.
+	var boot *bootImage
 	if err := b.stage("uki", func() (err error) {
-		ukiImage, err = b.uki(k, initrd)
+		boot, err = b.uki(k, initrd)
 		return err
 	}); err != nil {
 		return err
 	}
-
-	var espImage []byte
-	if err := b.stage("esp", func() (err error) {
-		espImage, err = b.esp(ukiImage)
-		return err
+	if err := b.stage("esp", func() error {
+		return b.esp(boot)
 	}); err != nil {
 		return err
 	}
-
 	return b.stage("iso", func() error {
-		return b.iso(espImage, int64(len(ukiImage)), work)
+		return b.iso(boot.esp, boot.ukiSize, work)
 	})
 }
 
