@@ -1,10 +1,10 @@
 package compose
 
 import (
-	"bytes"
+	"github.com/tinyboot/tinyboot/internal/elftest"
+
 	"context"
 	"debug/elf"
-	"encoding/binary"
 	"net"
 	"os"
 	"path/filepath"
@@ -18,38 +18,6 @@ import (
 	"github.com/tinyboot/tinyboot/compose/initramfs"
 	"github.com/tinyboot/tinyboot/spec"
 )
-
-// testExec is a minimal ELF64 x86-64 executable header, with a PT_INTERP
-// segment naming interp when it is not empty. Nothing runs it: the image
-// is composed, never booted.
-func testExec(interp string) []byte {
-	const ehsize, phentsize = 64, 56
-	phnum := uint16(1)
-	if interp != "" {
-		phnum = 2
-	}
-	var b bytes.Buffer
-	hdr := elf.Header64{
-		Type: uint16(elf.ET_EXEC), Machine: uint16(elf.EM_X86_64), Version: uint32(elf.EV_CURRENT),
-		Entry: 0x401000, Phoff: ehsize, Ehsize: ehsize, Phentsize: phentsize, Phnum: phnum,
-	}
-	copy(hdr.Ident[:], elf.ELFMAG)
-	hdr.Ident[elf.EI_CLASS] = byte(elf.ELFCLASS64)
-	hdr.Ident[elf.EI_DATA] = byte(elf.ELFDATA2LSB)
-	hdr.Ident[elf.EI_VERSION] = byte(elf.EV_CURRENT)
-	binary.Write(&b, binary.LittleEndian, hdr)
-	if interp != "" {
-		off := uint64(ehsize + int(phnum)*phentsize)
-		binary.Write(&b, binary.LittleEndian, elf.Prog64{Type: uint32(elf.PT_INTERP), Flags: uint32(elf.PF_R), Off: off, Filesz: uint64(len(interp) + 1), Memsz: uint64(len(interp) + 1), Align: 1})
-	}
-	binary.Write(&b, binary.LittleEndian, elf.Prog64{Type: uint32(elf.PT_LOAD), Flags: uint32(elf.PF_R | elf.PF_X), Vaddr: 0x400000, Filesz: 0x100, Memsz: 0x100, Align: 0x1000})
-	b.WriteString(interp)
-	b.WriteByte(0)
-	for b.Len() < 0x100 {
-		b.WriteByte(0)
-	}
-	return b.Bytes()
-}
 
 // errFixture is a spec over a synthetic kernel (any bytes for vmlinuz, an
 // empty module tree: missing base modules are skipped) with a static app
@@ -74,8 +42,8 @@ func newErrFixture(t *testing.T) *errFixture {
 	if err := os.MkdirAll(f.path("kernel/6.1.0-test"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	f.agent = f.write("agent", testExec(""))
-	f.write("app", testExec(""))
+	f.agent = f.write("agent", x86Exec(""))
+	f.write("app", x86Exec(""))
 	f.write("www/index.html", []byte("hello\n"))
 	f.write("out/hello.iso", []byte("the previous image"))
 	f.spec = &spec.Spec{
@@ -129,10 +97,10 @@ func TestBuildErrorMessages(t *testing.T) {
 		want  []string
 	}{
 		{"dynamic app", func(f *errFixture) {
-			f.write("app", testExec("/lib64/ld-linux-x86-64.so.2"))
+			f.write("app", x86Exec("/lib64/ld-linux-x86-64.so.2"))
 		}, []string{"app.binary", "/app:", `interpreter "/lib64/ld-linux-x86-64.so.2"`, "CGO_ENABLED=0"}},
 		{"hostile interpreter", func(f *errFixture) {
-			f.write("app", testExec("/lib/\x1b[31mld.so"))
+			f.write("app", x86Exec("/lib/\x1b[31mld.so"))
 		}, []string{"app.binary", `interpreter "/lib/\x1b[31mld.so"`}},
 		{"app vanished", func(f *errFixture) {
 			os.Remove(f.path("app"))
@@ -283,3 +251,6 @@ func TestTempSurvivesCleanup(t *testing.T) {
 	close(stop)
 	<-done
 }
+
+// x86Exec is a static (interp "") or dynamic x86-64 executable header.
+func x86Exec(interp string) []byte { return elftest.Exec(elf.EM_X86_64, interp) }

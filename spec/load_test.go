@@ -1,10 +1,9 @@
 package spec
 
 import (
-	"bytes"
 	"debug/elf"
-	"encoding/binary"
 	"fmt"
+	"github.com/tinyboot/tinyboot/internal/elftest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,26 +39,14 @@ func fixture(t testing.TB) string {
 	return dir
 }
 
-// synthELF builds the smallest ELF executable debug/elf accepts: a header
-// and one program header (PT_LOAD, or PT_INTERP for a dynamic one).
+// synthELF is the smallest ELF executable debug/elf accepts, dynamically
+// linked (with a PT_INTERP) when dynamic is set.
 func synthELF(machine elf.Machine, dynamic bool) []byte {
-	var b bytes.Buffer
-	h := elf.Header64{
-		Type: uint16(elf.ET_EXEC), Machine: uint16(machine), Version: uint32(elf.EV_CURRENT),
-		Entry: 0x401000, Phoff: 64, Ehsize: 64, Phentsize: 56, Phnum: 1,
-	}
-	copy(h.Ident[:], elf.ELFMAG)
-	h.Ident[elf.EI_CLASS] = byte(elf.ELFCLASS64)
-	h.Ident[elf.EI_DATA] = byte(elf.ELFDATA2LSB)
-	h.Ident[elf.EI_VERSION] = byte(elf.EV_CURRENT)
-	p := elf.Prog64{Type: uint32(elf.PT_LOAD), Flags: uint32(elf.PF_R | elf.PF_X), Vaddr: 0x400000, Filesz: 120, Memsz: 120, Align: 0x1000}
+	interp := ""
 	if dynamic {
-		p = elf.Prog64{Type: uint32(elf.PT_INTERP), Flags: uint32(elf.PF_R), Off: 120, Filesz: 1, Memsz: 1, Align: 1}
+		interp = "/lib64/ld-linux-x86-64.so.2"
 	}
-	_ = binary.Write(&b, binary.LittleEndian, h)
-	_ = binary.Write(&b, binary.LittleEndian, p)
-	b.WriteByte(0)
-	return b.Bytes()
+	return elftest.Exec(machine, interp)
 }
 
 // brief formats ds as "LINE:COL: [warning: ]PATH: message" lines, the part

@@ -1,11 +1,12 @@
 package main
 
 import (
+	"github.com/tinyboot/tinyboot/internal/elftest"
+
 	"archive/tar"
 	"bufio"
 	"bytes"
 	"debug/elf"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -36,78 +37,9 @@ func buildTool(t *testing.T) string {
 	return bin
 }
 
-// koBytes is a minimal ELF64 relocatable file, like a .ko, whose only
-// section besides the name table is .modinfo with the given entries.
-func koBytes(entries ...string) []byte {
-	var modinfo []byte
-	for _, e := range entries {
-		modinfo = append(append(modinfo, e...), 0)
-	}
-	const secName = ".modinfo"
-	shstrtab := []byte("\x00" + secName + "\x00.shstrtab\x00")
-	const ehsize, shentsize = 64, 64
-	dataOff := uint64(ehsize)
-	strOff := dataOff + uint64(len(modinfo))
-	shOff := (strOff + uint64(len(shstrtab)) + 7) &^ 7
-	var b bytes.Buffer
-	hdr := elf.Header64{
-		Type: uint16(elf.ET_REL), Machine: uint16(elf.EM_X86_64), Version: uint32(elf.EV_CURRENT),
-		Shoff: shOff, Ehsize: ehsize, Shentsize: shentsize, Shnum: 3, Shstrndx: 2,
-	}
-	copy(hdr.Ident[:], elf.ELFMAG)
-	hdr.Ident[elf.EI_CLASS] = byte(elf.ELFCLASS64)
-	hdr.Ident[elf.EI_DATA] = byte(elf.ELFDATA2LSB)
-	hdr.Ident[elf.EI_VERSION] = byte(elf.EV_CURRENT)
-	binary.Write(&b, binary.LittleEndian, hdr)
-	b.Write(modinfo)
-	b.Write(shstrtab)
-	for uint64(b.Len()) < shOff {
-		b.WriteByte(0)
-	}
-	for _, s := range []elf.Section64{
-		{},
-		{Name: 1, Type: uint32(elf.SHT_PROGBITS), Flags: uint64(elf.SHF_ALLOC), Off: dataOff, Size: uint64(len(modinfo)), Addralign: 1},
-		{Name: uint32(1 + len(secName) + 1), Type: uint32(elf.SHT_STRTAB), Off: strOff, Size: uint64(len(shstrtab)), Addralign: 1},
-	} {
-		binary.Write(&b, binary.LittleEndian, s)
-	}
-	return b.Bytes()
-}
-
 // module is the .ko of a synthetic module.
 func module(name, depends string) []byte {
-	return koBytes("license=GPL", "depends="+depends, "intree=Y", "name="+name, "vermagic=6.1.0-test SMP mod_unload ")
-}
-
-// execBytes is a minimal ELF64 executable header for machine, with a
-// PT_INTERP segment naming interp when it is not empty.
-func execBytes(machine elf.Machine, interp string) []byte {
-	const ehsize, phentsize = 64, 56
-	phnum := uint16(1)
-	if interp != "" {
-		phnum = 2
-	}
-	interpOff := uint64(ehsize + int(phnum)*phentsize)
-	var b bytes.Buffer
-	hdr := elf.Header64{
-		Type: uint16(elf.ET_EXEC), Machine: uint16(machine), Version: uint32(elf.EV_CURRENT),
-		Entry: 0x401000, Phoff: ehsize, Ehsize: ehsize, Phentsize: phentsize, Phnum: phnum,
-	}
-	copy(hdr.Ident[:], elf.ELFMAG)
-	hdr.Ident[elf.EI_CLASS] = byte(elf.ELFCLASS64)
-	hdr.Ident[elf.EI_DATA] = byte(elf.ELFDATA2LSB)
-	hdr.Ident[elf.EI_VERSION] = byte(elf.EV_CURRENT)
-	binary.Write(&b, binary.LittleEndian, hdr)
-	if interp != "" {
-		binary.Write(&b, binary.LittleEndian, elf.Prog64{Type: uint32(elf.PT_INTERP), Flags: uint32(elf.PF_R), Off: interpOff, Filesz: uint64(len(interp) + 1), Memsz: uint64(len(interp) + 1), Align: 1})
-	}
-	binary.Write(&b, binary.LittleEndian, elf.Prog64{Type: uint32(elf.PT_LOAD), Flags: uint32(elf.PF_R | elf.PF_X), Vaddr: 0x400000, Paddr: 0x400000, Filesz: 0x100, Memsz: 0x100, Align: 0x1000})
-	b.WriteString(interp)
-	b.WriteByte(0)
-	for b.Len() < 0x100 {
-		b.WriteByte(0)
-	}
-	return b.Bytes()
+	return elftest.KO("license=GPL", "depends="+depends, "intree=Y", "name="+name, "vermagic=6.1.0-test SMP mod_unload ")
 }
 
 // tarEntry is one member of a synthetic data.tar.
@@ -342,7 +274,7 @@ func TestBuildErrors(t *testing.T) {
 		{
 			name: "dynamic app",
 			setup: func(f *fixture) ([]string, []string) {
-				p := f.write("app-dyn", execBytes(elf.EM_X86_64, "/lib64/ld-linux-x86-64.so.2"))
+				p := f.write("app-dyn", elftest.Exec(elf.EM_X86_64, "/lib64/ld-linux-x86-64.so.2"))
 				return nil, []string{f.spec("binary: "+f.bin, "binary: "+p), "-o", f.out}
 			},
 			code: 1,
@@ -351,7 +283,7 @@ func TestBuildErrors(t *testing.T) {
 		{
 			name: "arm64 app",
 			setup: func(f *fixture) ([]string, []string) {
-				p := f.write("app-arm", execBytes(elf.EM_AARCH64, ""))
+				p := f.write("app-arm", elftest.Exec(elf.EM_AARCH64, ""))
 				return nil, []string{f.spec("binary: "+f.bin, "binary: "+p), "-o", f.out}
 			},
 			code: 1,

@@ -1,6 +1,8 @@
 package kmod
 
 import (
+	"github.com/tinyboot/tinyboot/internal/elftest"
+
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,7 +13,7 @@ func fuzzSeeds() map[string][]byte {
 	return map[string][]byte{
 		"virtio_pci": buildKO("license=GPL", "alias=pci:v00001AF4d*sv*sd*bc*sc*i*", "depends=virtio_ring,virtio", "name=virtio_pci", "vermagic=6.1.0 SMP "),
 		"btrfs":      buildKO("softdep=pre: crc32c", "softdep=post: x pre: y", "alias=fs-btrfs", "depends=", "name=btrfs"),
-		"no_modinfo": buildELF(".text", []byte{0xc3}),
+		"no_modinfo": elftest.Rel(".text", []byte{0xc3}),
 	}
 }
 

@@ -1,6 +1,8 @@
 package kmod
 
 import (
+	"github.com/tinyboot/tinyboot/internal/elftest"
+
 	"bytes"
 	"reflect"
 	"strings"
@@ -56,7 +58,7 @@ func TestParseModinfoErrors(t *testing.T) {
 	}{
 		{"empty", nil, "kmod: not an ELF module"},
 		{"text", []byte("hello"), "kmod: not an ELF module"},
-		{"no modinfo", buildELF(".text", []byte{0xc3}), "kmod: no .modinfo section"},
+		{"no modinfo", elftest.Rel(".text", []byte{0xc3}), "kmod: no .modinfo section"},
 		{"not key=value", buildKO("license=GPL", "garbage"), `.modinfo entry "garbage" is not key=value`},
 		{"empty key", buildKO("=x"), "is not key=value"},
 		{"truncated", buildKO("license=GPL")[:70], "kmod: "},
