@@ -230,6 +230,21 @@ func TestRawDiskBoot(t *testing.T) {
 	powerOff(t, m)
 }
 
+// The same ISO written to a USB stick boots from its GPT, and the agent
+// finds /iso on the USB disk (xhci, usb-storage and sd_mod in the image).
+func TestUSBBoot(t *testing.T) {
+	t.Parallel()
+	timeScenario(t)
+	m := boot(t, qemu.Config{Image: testImage(t, serveOpts), Medium: qemu.MediumUSB})
+	expectApp(t, m)
+	m.Expect(context.Background(), `testapp: ready`, stepWait)
+	m.requireLines(
+		`tinyboot: .*iso: mounted /dev/sd[a-z] at /iso \(volume `,
+		`^testapp: iso /iso marker "`+regexp.QuoteMeta(payloadMarker)+`"$`,
+	)
+	powerOff(t, m)
+}
+
 // TestRequiredVolumeMissing: without its required volume the machine
 // powers off and never starts the app.
 func TestRequiredVolumeMissing(t *testing.T) {
