@@ -1,7 +1,7 @@
 package kmod
 
 import (
-	"errors"
+	"github.com/tinyboot/tinyboot/internal/realkernel"
 	"io"
 	"os"
 	"strings"
@@ -11,15 +11,10 @@ import (
 	"github.com/tinyboot/tinyboot/compose/deb"
 )
 
-const realDeb = "/var/cache/tbk/linux-image-6.1.0-56-amd64_6.1.192-2_amd64.deb"
-
 // TestRealKernel streams the Debian kernel package, indexes every module
 // and resolves the set a tinyboot VM typically asks for.
 func TestRealKernel(t *testing.T) {
-	f, err := os.Open(realDeb)
-	if errors.Is(err, os.ErrNotExist) {
-		t.Skipf("%s not present", realDeb)
-	}
+	f, err := os.Open(realkernel.Deb(t))
 	if err != nil {
 		t.Fatal(err)
 	}
