@@ -215,34 +215,30 @@ func TestNetworkAsAppSeesIt(t *testing.T) {
 	powerOff(t, m)
 }
 
-// TestRawDiskBoot boots the same ISO as a virtio disk (the hybrid layout):
-// the firmware finds the ESP and the agent mounts the ISO filesystem.
-func TestRawDiskBoot(t *testing.T) {
-	t.Parallel()
-	timeScenario(t)
-	m := boot(t, qemu.Config{Image: testImage(t, serveOpts), Medium: qemu.MediumRaw})
-	expectApp(t, m)
-	m.Expect(context.Background(), `testapp: ready`, stepWait)
-	m.requireLines(
-		`tinyboot: .*iso: mounted /dev/vda at /iso \(volume `,
-		`^testapp: iso /iso marker "`+regexp.QuoteMeta(payloadMarker)+`"$`,
-	)
-	powerOff(t, m)
-}
-
-// The same ISO written to a USB stick boots from its GPT, and the agent
-// finds /iso on the USB disk (xhci, usb-storage and sd_mod in the image).
-func TestUSBBoot(t *testing.T) {
-	t.Parallel()
-	timeScenario(t)
-	m := boot(t, qemu.Config{Image: testImage(t, serveOpts), Medium: qemu.MediumUSB})
-	expectApp(t, m)
-	m.Expect(context.Background(), `testapp: ready`, stepWait)
-	m.requireLines(
-		`tinyboot: .*iso: mounted /dev/sd[a-z] at /iso \(volume `,
-		`^testapp: iso /iso marker "`+regexp.QuoteMeta(payloadMarker)+`"$`,
-	)
-	powerOff(t, m)
+// The same ISO boots as a raw virtio disk and from a USB stick (through
+// its GPT as well as El Torito), and the agent finds /iso on that disk.
+func TestHybridBoot(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		medium qemu.Medium
+		isoDev string
+	}{
+		{"raw", qemu.MediumRaw, "/dev/vda"},
+		{"usb", qemu.MediumUSB, "/dev/sd[a-z]"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			timeScenario(t)
+			m := boot(t, qemu.Config{Image: testImage(t, serveOpts), Medium: tt.medium})
+			expectApp(t, m)
+			m.Expect(context.Background(), `testapp: ready`, stepWait)
+			m.requireLines(
+				`tinyboot: .*iso: mounted `+tt.isoDev+` at /iso \(volume `,
+				`^testapp: iso /iso marker "`+regexp.QuoteMeta(payloadMarker)+`"$`,
+			)
+			powerOff(t, m)
+		})
+	}
 }
 
 // TestRequiredVolumeMissing: without its required volume the machine
