@@ -117,11 +117,35 @@ func Build(ctx context.Context, s *spec.Spec, opts Options) (*Result, error) {
 	if out == "" {
 		out = filepath.Join(s.Dir, s.Name+".iso")
 	}
+	// Every path is made absolute once, here: later stages run commands
+	// in other directories (go build runs in the app's module), where a
+	// relative path would name another place.
+	var err error
+	if out, err = absPath("output", out); err != nil {
+		return nil, err
+	}
+	if opts.CacheDir, err = absPath("cache directory", opts.CacheDir); err != nil {
+		return nil, err
+	}
+	if opts.AgentPath != "" {
+		if opts.AgentPath, err = absPath("--agent", opts.AgentPath); err != nil {
+			return nil, err
+		}
+	}
 	b := &builder{ctx: ctx, spec: s, opts: opts, log: log, res: &Result{Output: out}}
 	if err := b.run(); err != nil {
 		return nil, err
 	}
 	return b.res, nil
+}
+
+// absPath makes p absolute against the current directory.
+func absPath(what, p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", fmt.Errorf("%s %s: %w", what, p, err)
+	}
+	return abs, nil
 }
 
 // stage runs fn as a named, timed stage.
