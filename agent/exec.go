@@ -96,20 +96,19 @@ func execApp(args []string) error {
 		return fmt.Errorf("%s: privileges: %w", execHelper, err)
 	}
 	path, argv := args[1], args[2:]
-	// Capabilities, keep-caps and no_new_privs belong to a thread: the
-	// one that executes the app must be the one that set them.
-	runtime.LockOSThread()
 	names := make([]string, 0, len(p.Limits))
 	for n := range p.Limits {
+		if _, ok := rlimits[n]; !ok {
+			return fmt.Errorf("limit %s: unknown", n)
+		}
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	// Capabilities, keep-caps and no_new_privs belong to a thread: the
+	// one that executes the app must be the one that set them.
+	runtime.LockOSThread()
 	for _, n := range names {
-		res, ok := rlimits[n]
-		if !ok {
-			return fmt.Errorf("limit %s: unknown", n)
-		}
-		v := p.Limits[n]
+		res, v := rlimits[n], p.Limits[n]
 		// syscall's, not unix's: for RLIMIT_NOFILE it also stops Go from
 		// restoring the soft limit it found at start-up in the exec.
 		if err := syscall.Setrlimit(res, &syscall.Rlimit{Cur: v, Max: v}); err != nil {
