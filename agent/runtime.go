@@ -129,7 +129,11 @@ func (a *agent) setupEtc() {
 		}
 	}
 	if u.uid != 0 {
-		if err := a.sys.MkdirAll(u.home, 0o700); err != nil {
+		// /home first, open to all: MkdirAll would give it the 0700 of the
+		// home itself, which the user could then not get through.
+		if err := a.sys.MkdirAll(homesDir, 0o755); err != nil {
+			a.log.Printf("etc: %s: %v", homesDir, err)
+		} else if err := a.sys.MkdirAll(u.home, 0o700); err != nil {
 			a.log.Printf("etc: home %s: %v", u.home, err)
 		} else if err := a.sys.Chown(u.home, int(u.uid), int(u.gid)); err != nil {
 			a.log.Printf("etc: home %s: %v", u.home, err)

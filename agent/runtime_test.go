@@ -37,6 +37,7 @@ func TestNonRootApp(t *testing.T) {
 		"write /etc/hosts \"127.0.0.1\\tlocalhost\\n::1\\tlocalhost ip6-localhost ip6-loopback\\n127.0.1.1\\thello\\n\"",
 		"write /etc/nsswitch.conf \"passwd: files\\ngroup: files\\nhosts: files dns\\n\"",
 		"write /etc/passwd \"root:x:0:0:root:/root:/sbin/nologin\\napp:x:1000:1000:app:/home/app:/sbin/nologin\\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\\n\"",
+		"mkdir /home 755",
 		"mkdir /home/app 700",
 		"chown /home/app 1000:1000",
 		// Sorted by key: the slashed one sorts first.
