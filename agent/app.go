@@ -117,8 +117,8 @@ func (a *agent) stopApp(pid int, exited <-chan ExitStatus) {
 }
 
 // appEnv is PATH, HOME, USER, LOGNAME, TZ (see userEnv), the tinyboot
-// mount variables and then the app's env, sorted
-// so the app sees the same environment on every boot.
+// mount variables and then the app's env, which may override any of
+// them, sorted so the app sees the same environment on every boot.
 func (a *agent) appEnv() []string {
 	env := map[string]string{"PATH": defaultPath}
 	a.userEnv(env)

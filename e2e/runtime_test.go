@@ -88,6 +88,9 @@ func TestRuntimeNonRootApp(t *testing.T) {
 	if got := strings.TrimSpace(string(body)); got != "uid 1000" {
 		t.Errorf("GET / on guest port 80 = %q, want %q", got, "uid 1000")
 	}
+	for _, l := range m.lines(`runtimeapp: |tinyboot: .*(sysctl|etc): `) {
+		t.Log(l)
+	}
 	powerOff(t, m)
 	m.requireLines(`runtimeapp: got SIGTERM`, `tinyboot: .*shutdown: synced and unmounted /persistent`)
 	m.refuseLines(`tinyboot: .*etc: `, `tinyboot: app: `)
