@@ -95,10 +95,14 @@ func (a *agent) boot(ctx context.Context) (act Action, ok bool) {
 			a.log.Printf("hostname: %v", err)
 		}
 	}
+	a.setupEtc()
 
 	t := a.clock.Now()
 	loadModules(a.sys, a.log, a.clock, cfg.KernelVersion, cfg.Modules)
 	dMod := a.clock.Now().Sub(t)
+	// After the modules, so that their keys (net.ipv4.conf.eth0.*) exist;
+	// before the network, so that DHCP already runs with them.
+	a.applySysctl()
 
 	// DHCP runs while storage is searched: both mostly wait.
 	netStart := a.clock.Now()

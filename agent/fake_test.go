@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"syscall"
@@ -64,6 +65,10 @@ type fakeSys struct {
 	failMod   map[string]error
 	busy      bool // unmount of /persistent fails with EBUSY
 	panicMod  bool
+	// failWrite makes WriteFile of a path fail.
+	failWrite map[string]error
+	// privs are what each StartApp was asked to run with.
+	privs []Privileges
 }
 
 func (f *fakeSys) rec(format string, args ...any) {
@@ -105,6 +110,21 @@ func (f *fakeSys) StepClock(d time.Duration) error {
 	return nil
 }
 
+func (f *fakeSys) WriteFile(path string, data []byte, perm os.FileMode) error {
+	f.rec("write %s %q", path, data)
+	return f.failWrite[path]
+}
+
+func (f *fakeSys) MkdirAll(path string, perm os.FileMode) error {
+	f.rec("mkdir %s %o", path, perm)
+	return nil
+}
+
+func (f *fakeSys) Chown(path string, uid, gid int) error {
+	f.rec("chown %s %d:%d", path, uid, gid)
+	return nil
+}
+
 func (f *fakeSys) LoadModule(path, params string) error {
 	if f.panicMod {
 		panic("boom")
@@ -131,8 +151,9 @@ func (f *fakeSys) Probe(name string) (blkid.Info, error) {
 	return blkid.Info{}, blkid.ErrUnknown
 }
 
-func (f *fakeSys) StartApp(path string, argv, env []string) (int, <-chan ExitStatus, error) {
+func (f *fakeSys) StartApp(path string, argv, env []string, priv Privileges) (int, <-chan ExitStatus, error) {
 	f.mu.Lock()
+	f.privs = append(f.privs, priv)
 	if f.started >= len(f.procs) {
 		f.mu.Unlock()
 		return 0, nil, errors.New("no more scripted runs")

@@ -66,7 +66,16 @@ func (l *Linux) reap() {
 
 // StartApp forks and execs the app. The reaper's lock is held across the
 // fork so the child cannot be reaped before its pid is watched.
-func (l *Linux) StartApp(path string, argv, env []string) (int, <-chan ExitStatus, error) {
+// Anything but root with the kernel's limits goes through the exec
+// helper (see execHelper).
+func (l *Linux) StartApp(path string, argv, env []string, priv Privileges) (int, <-chan ExitStatus, error) {
+	if !priv.zero() {
+		hargv, err := helperArgv(priv, path, argv)
+		if err != nil {
+			return 0, nil, err
+		}
+		path, argv = selfExe, hargv
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
@@ -211,3 +220,14 @@ func isLiveUserProcess(stat string) bool {
 	flags, err := strconv.ParseUint(f[6], 10, 64)
 	return err == nil && flags&pfKthread == 0
 }
+
+// WriteFile writes path (see writeFile).
+func (l *Linux) WriteFile(path string, data []byte, perm os.FileMode) error {
+	return writeFile(path, data, perm)
+}
+
+// MkdirAll makes path and its parents.
+func (l *Linux) MkdirAll(path string, perm os.FileMode) error { return os.MkdirAll(path, perm) }
+
+// Chown gives path to uid and gid.
+func (l *Linux) Chown(path string, uid, gid int) error { return os.Chown(path, uid, gid) }

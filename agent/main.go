@@ -23,6 +23,9 @@ const badSpecDelay = 30 * time.Second
 // Main is PID 1: it sets up the system, reads the baked spec, and runs the
 // app until the machine stops. It never returns.
 func Main() {
+	if IsExecHelper() {
+		ExecHelper()
+	}
 	start := time.Now()
 	errs := earlySetup()
 	log := console.New(os.Stdout, nil)

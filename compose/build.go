@@ -30,6 +30,9 @@ type Options struct {
 	// Locked pins the kernel packages (from tinyboot.lock); nil resolves
 	// them afresh.
 	Locked []kernel.Package
+	// ZoneinfoSHA256 pins the zone database a timezone ships (from
+	// tinyboot.lock); empty takes the toolchain's as it is.
+	ZoneinfoSHA256 string
 	// Log gets one line per stage.
 	Log *slog.Logger
 }
@@ -58,9 +61,11 @@ type Result struct {
 	SHA256        string           `json:"sha256"`
 	KernelVersion string           `json:"kernel_version"`
 	Packages      []kernel.Package `json:"kernel_packages,omitempty"`
-	Modules       []string         `json:"modules"`
-	Parts         []Part           `json:"parts"`
-	Timings       []Timing         `json:"timings"`
+	// ZoneinfoSHA256 is the zone database shipped, when a timezone is set.
+	ZoneinfoSHA256 string   `json:"zoneinfo_sha256,omitempty"`
+	Modules        []string `json:"modules"`
+	Parts          []Part   `json:"parts"`
+	Timings        []Timing `json:"timings"`
 }
 
 // EpochFromEnv reads SOURCE_DATE_EPOCH (seconds since 1970), the

@@ -205,7 +205,8 @@ func readCPIOs(in *Inspection, raw []byte) error {
 			name := "/" + strings.TrimPrefix(path.Clean("/"+h.Name), "/")
 			f := InspectedFile{Path: name, Size: h.Size, Mode: fmt.Sprintf("%v", h.FileInfo().Mode()), UID: h.Uid, GID: h.Guid, Dir: h.Mode.IsDir()}
 			if h.Mode&cpio.ModeType == cpio.TypeSymlink {
-				f.Link, f.Size = string(body), 0
+				// The reader moves a symlink's body (its target) to Linkname.
+				f.Link, f.Size = h.Linkname, 0
 			}
 			in.Initramfs = append(in.Initramfs, f)
 			if name == baked.Path {

@@ -50,6 +50,7 @@ func (s *Spec) ApplyDefaults() {
 	if s.CACerts == "" {
 		s.CACerts = DefaultCACerts
 	}
+	s.applyRuntimeDefaults()
 	if s.Output == "" {
 		s.Output = filepath.Join(s.Dir, s.Name+".iso")
 	}

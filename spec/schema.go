@@ -258,6 +258,12 @@ func (t *tree) explain(cs *compiledSchema, e *jsonschema.ValidationError, prune 
 	case *kind.MaxLength:
 		t.errAt(l.val, l.path, "", "too long: %d characters, at most %d", k.Got, k.Want)
 		*prune = append(*prune, e.InstanceLocation)
+	case *kind.Minimum:
+		t.errAt(l.val, l.path, "", "%s is below the minimum, %s", k.Got.RatString(), k.Want.RatString())
+		*prune = append(*prune, e.InstanceLocation)
+	case *kind.Maximum:
+		t.errAt(l.val, l.path, "", "%s is above the maximum, %s", k.Got.RatString(), k.Want.RatString())
+		*prune = append(*prune, e.InstanceLocation)
 	case *kind.MinItems:
 		t.errAt(l.val, l.path, "list at least one entry or remove the key", "must not be empty")
 	default:

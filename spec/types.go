@@ -39,6 +39,9 @@ type Spec struct {
 	CACerts string `yaml:"ca_certs,omitempty" json:"ca_certs,omitempty"`
 	// Output is the image path; default <name>.iso next to the spec.
 	Output string `yaml:"output,omitempty" json:"output,omitempty"`
+	// Timezone and Sysctl: see spec/runtime.go.
+	Timezone string            `yaml:"timezone,omitempty" json:"timezone,omitempty"`
+	Sysctl   map[string]string `yaml:"sysctl,omitempty" json:"sysctl,omitempty"`
 
 	// Path is the file the spec was loaded from ("" when loaded from
 	// memory). Dir is the directory relative paths are resolved against.
@@ -150,6 +153,11 @@ type App struct {
 	Restart string `yaml:"restart,omitempty" json:"restart,omitempty"`
 	// OnExit is one of OnExitReboot, OnExitPoweroff, OnExitHalt.
 	OnExit string `yaml:"on_exit,omitempty" json:"on_exit,omitempty"`
+	// User, Capabilities, Limits and Build: see spec/runtime.go.
+	User         *User    `yaml:"user,omitempty" json:"user,omitempty"`
+	Capabilities []string `yaml:"capabilities,omitempty" json:"capabilities,omitempty"`
+	Limits       *Limits  `yaml:"limits,omitempty" json:"limits,omitempty"`
+	Build        *Build   `yaml:"build,omitempty" json:"build,omitempty"`
 }
 
 // Restart policies.

@@ -40,6 +40,22 @@ type Config struct {
 	Persistent *Persistent `json:"persistent,omitempty"`
 	Network    Network     `json:"network"`
 	Time       Time        `json:"time"`
+	// Timezone is the zone of /etc/localtime and TZ ("" is UTC, and the
+	// image holds no zone data); Sysctl maps /proc/sys keys to values.
+	Timezone string            `json:"timezone,omitempty"`
+	Sysctl   map[string]string `json:"sysctl,omitempty"`
+}
+
+// ZoneinfoDir is where the zone database is unpacked in the image when
+// the spec sets a timezone: the first place Go, glibc and musl look.
+const ZoneinfoDir = "/usr/share/zoneinfo"
+
+// User is the account the app runs as.
+type User struct {
+	UID    uint32   `json:"uid"`
+	GID    uint32   `json:"gid"`
+	Name   string   `json:"name"`
+	Groups []uint32 `json:"groups,omitempty"`
 }
 
 // Module is one kernel module to load.
@@ -62,6 +78,12 @@ type App struct {
 	StopTimeout Duration          `json:"stop_timeout"`
 	Restart     string            `json:"restart"` // never | on-failure | always
 	OnExit      string            `json:"on_exit"` // reboot | poweroff | halt
+	// User is nil for root. Capabilities are kept by a non-root user
+	// (names as in capabilities(7)); Limits are rlimits by their spec name
+	// ("nofile"), soft = hard.
+	User         *User             `json:"user,omitempty"`
+	Capabilities []string          `json:"capabilities,omitempty"`
+	Limits       map[string]uint64 `json:"limits,omitempty"`
 }
 
 // ISO identifies the boot ISO.
