@@ -16,26 +16,44 @@ import (
 )
 
 // scaledClock runs 1000 times faster than real time, so minute-long
-// backoffs take milliseconds while the order of events stays real.
+// backoffs take milliseconds while the order of events stays real. Its time
+// moves only when one of its timers fires (to that timer's deadline), not
+// with the real clock: a test machine under load that stalls a goroutine
+// for a few real milliseconds must not make seconds of the agent's waits
+// pass (the storage and leftover waits would expire early and the tests
+// flake).
 type scaledClock struct {
-	start time.Time
 	mu    sync.Mutex
+	now   time.Time
 	waits []time.Duration
 }
 
 const scale = 1000
 
-func newClock() *scaledClock { return &scaledClock{start: time.Now()} }
+func newClock() *scaledClock { return &scaledClock{now: time.Now()} }
 
 func (c *scaledClock) Now() time.Time {
-	return c.start.Add(time.Since(c.start) * scale)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
 }
 
 func (c *scaledClock) After(d time.Duration) <-chan time.Time {
 	c.mu.Lock()
 	c.waits = append(c.waits, d)
+	deadline := c.now.Add(d)
 	c.mu.Unlock()
-	return time.After(d / scale)
+	ch := make(chan time.Time, 1)
+	time.AfterFunc(d/scale, func() {
+		c.mu.Lock()
+		if deadline.After(c.now) {
+			c.now = deadline
+		}
+		now := c.now
+		c.mu.Unlock()
+		ch <- now
+	})
+	return ch
 }
 
 // proc scripts one run of the app.
