@@ -1,7 +1,7 @@
 // Package agent is tinyboot's init: PID 1 in every image. It reads only
 // the baked spec (/etc/tinyboot/spec.json), brings the machine up — API
 // filesystems, kernel modules, the boot ISO at /iso, the persistent
-// volume at /persistent, DHCP, the clock — runs the app as its child, and
+// volume at /persistent, the network (static addresses, DHCP), the clock — runs the app as its child, and
 // shuts the machine down cleanly on the power button, Ctrl-Alt-Del,
 // SIGTERM or the app's end.
 //
@@ -31,6 +31,10 @@
 //	persistent: no volume labelled "tinyboot" after 10s
 //	persistent: required volume missing; powering off
 //	persistent: required volume not mounted; powering off
+//	network: eth0: static 10.0.2.15/24 fd00::15/64 via 10.0.2.2 fd00::2 dns 10.0.2.3 mtu 1500
+//	network: eth0: static 10.0.2.15/24 via 10.0.2.2: ERROR
+//	network: eth1: not configured (network.dhcp is false)
+//	network: network.interfaces[1] (eth2) matches no interface
 //	network: eth0: leased 10.0.2.15/24 via 10.0.2.2 dns 10.0.2.3 (lease 24h0m0s)
 //	network: eth0: renewed 10.0.2.15/24 via 10.0.2.2 dns 10.0.2.3 (lease 24h0m0s)
 //	network: eth0: mtu 1400

@@ -10,7 +10,7 @@ import (
 
 	"github.com/tinyboot/tinyboot/agent/acpi"
 	"github.com/tinyboot/tinyboot/agent/console"
-	"github.com/tinyboot/tinyboot/agent/dhcp"
+	"github.com/tinyboot/tinyboot/agent/netconf"
 	"github.com/tinyboot/tinyboot/agent/sntp"
 	"github.com/tinyboot/tinyboot/spec/baked"
 	"golang.org/x/sys/unix"
@@ -84,7 +84,7 @@ func Main() {
 		Clock:  realClock{},
 		Events: events,
 		StartNetwork: func(ctx context.Context, hostname string) (Network, error) {
-			return dhcp.Start(ctx, hostname, log.Printf)
+			return netconf.Start(ctx, cfg.Network, hostname, log.Printf)
 		},
 		SNTP: func(ctx context.Context, servers []string) (sntp.Result, error) {
 			return sntp.First(ctx, servers, time.Now)
