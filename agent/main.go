@@ -24,6 +24,9 @@ const badSpecDelay = 30 * time.Second
 // app until the machine stops. It never returns.
 func Main() {
 	start := time.Now()
+	// Before anything else: a signal Go's runtime has no handler for
+	// ends the process, and PID 1 exiting panics the kernel.
+	sigs := catchSignals()
 	errs := earlySetup()
 	log := console.New(os.Stdout, nil)
 	defer func() {
@@ -47,6 +50,15 @@ func Main() {
 	signal.Notify(sigchld, syscall.SIGCHLD)
 	sys := NewLinux(sigchld)
 
+	events := make(chan Event, 8)
+	send := func(e Event) {
+		select {
+		case events <- e:
+		default: // a shutdown is already queued
+		}
+	}
+	watchSignals(log, sigs, send)
+
 	cfg, err := LoadSpec(baked.Path)
 	if err != nil {
 		log.Printf("spec: %v", err)
@@ -57,14 +69,6 @@ func Main() {
 		hang()
 	}
 
-	events := make(chan Event, 8)
-	send := func(e Event) {
-		select {
-		case events <- e:
-		default: // a shutdown is already queued
-		}
-	}
-	watchSignals(log, send)
 	ctx := context.Background()
 	go func() {
 		defer recoverTo(log, "acpi")
@@ -92,32 +96,6 @@ func Main() {
 	})
 	// Only reached if reboot(2) failed: PID 1 must not exit.
 	hang()
-}
-
-// watchSignals turns the signals the kernel and tools send PID 1 into
-// shutdown events. Ctrl-Alt-Del is switched to a SIGINT to PID 1 so the
-// app is stopped and disks unmounted before the reboot.
-func watchSignals(log *console.Logger, send func(Event)) {
-	if err := unix.Reboot(unix.LINUX_REBOOT_CMD_CAD_OFF); err != nil {
-		log.Printf("setup: ctrl-alt-del to SIGINT: %v", err)
-	}
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGPWR)
-	go func() {
-		defer recoverTo(log, "signals")
-		for s := range sigs {
-			switch s {
-			case syscall.SIGINT:
-				send(Event{Reason: "ctrl-alt-del", Action: Reboot})
-			case syscall.SIGTERM:
-				send(Event{Reason: "SIGTERM", Action: PowerOff})
-			case syscall.SIGUSR1: // busybox: halt
-				send(Event{Reason: "SIGUSR1", Action: Halt})
-			case syscall.SIGUSR2, syscall.SIGPWR: // busybox: poweroff
-				send(Event{Reason: s.String(), Action: PowerOff})
-			}
-		}
-	}()
 }
 
 // LoadSpec reads and checks the baked spec at path.
