@@ -37,6 +37,9 @@ type Deps struct {
 	StartNetwork func(ctx context.Context, hostname string) (Network, error)
 	// SNTP asks the servers for the time.
 	SNTP func(ctx context.Context, servers []string) (sntp.Result, error)
+	// AfterModules, when set, runs once the modules are loaded: devices
+	// such as the watchdog exist from then on.
+	AfterModules func()
 }
 
 // Periodic clock correction interval once the app runs.
@@ -101,6 +104,9 @@ func (a *agent) boot(ctx context.Context) (act Action, ok bool) {
 	t := a.clock.Now()
 	loadModules(a.sys, a.log, a.clock, cfg.KernelVersion, cfg.Modules)
 	dMod := a.clock.Now().Sub(t)
+	if a.deps.AfterModules != nil {
+		a.deps.AfterModules()
+	}
 
 	// DHCP runs while storage is searched: both mostly wait.
 	netStart := a.clock.Now()

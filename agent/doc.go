@@ -17,6 +17,8 @@
 // tests grep them: change them only together with those tests.
 //
 //	setup: mounted filesystems in D
+//	log: sending to syslog udp://10.0.2.2:5514
+//	log: app output to syslog: ERROR
 //	setup: ERROR
 //	spec: ERROR
 //	spec: cannot start the app; powering off in 30s
@@ -24,6 +26,8 @@
 //	modules: loaded N of M in D
 //	modules: loaded N of M in D (not for this machine: NAME NAME)
 //	modules: NAME: ERROR
+//	watchdog: armed /dev/watchdog (i6300ESB timer, timeout 1m0s)
+//	watchdog: ERROR
 //	iso: mounted /dev/sr0 at /iso (volume HELLO)
 //	iso: mount /dev/sr0 at /iso: ERROR
 //	iso: not found
@@ -65,7 +69,12 @@
 //	shutdown: synced and remounted /persistent read-only (unmount: ERROR)
 //	shutdown: released DHCP leases
 //	shutdown: rebooting | powering off | halting
+//	watchdog: disarmed
+//	watchdog: disarm: ERROR
 //	agent: panic: VALUE
+//
+// With log.syslog set, every line above and every line of the app's
+// output also goes to the server (package syslog), from the first line on.
 //
 // In the boot line, network D runs from DHCP's start (right after the
 // modules, concurrently with the storage search) to the first lease or

@@ -29,6 +29,7 @@ func Main() {
 	sigs := catchSignals()
 	errs := earlySetup()
 	log := console.New(os.Stdout, nil)
+	remote := startEarlyLog(log)
 	defer func() {
 		// Last resort: Run recovers its own panics, this covers the rest.
 		if r := recover(); r != nil {
@@ -70,6 +71,8 @@ func Main() {
 	}
 
 	ctx := context.Background()
+	remote.start(ctx, cfg, log, sys)
+	wd := &watchdogKeeper{}
 	go func() {
 		defer recoverTo(log, "acpi")
 		err := acpi.Listen(ctx, time.Second, log.Printf, func(e acpi.Event) {
@@ -83,10 +86,11 @@ func Main() {
 	}()
 
 	Run(ctx, cfg, Deps{
-		Sys:    sys,
-		Log:    log,
-		Clock:  realClock{},
-		Events: events,
+		Sys:          &finalSystem{Linux: sys, log: log, remote: remote, watchdog: wd},
+		AfterModules: func() { wd.arm(cfg.Watchdog, log) },
+		Log:          log,
+		Clock:        realClock{},
+		Events:       events,
 		StartNetwork: func(ctx context.Context, hostname string) (Network, error) {
 			return netconf.Start(ctx, cfg.Network, hostname, log.Printf)
 		},
