@@ -1,0 +1,52 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/tinyboot/tinyboot/guest"
+)
+
+// serveHTTP answers on addr until the app ends:
+//
+//	GET /          "testapp on HOSTNAME"
+//	POST /poweroff guest.PowerOff(), then "asked"
+//	POST /reboot   guest.Reboot(), then "asked"
+//
+// and prints "testapp: context cancelled" once guest.Context ends.
+func serveHTTP(addr string) error {
+	ctx := guest.Context()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		host, _ := os.Hostname()
+		fmt.Fprintf(w, "testapp on %s\n", host)
+	})
+	ask := func(what string, fn func() error) {
+		mux.HandleFunc("POST /"+what, func(w http.ResponseWriter, r *http.Request) {
+			say("asking the agent to %s", what)
+			if err := fn(); err != nil {
+				say("%s: %v", what, err)
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			fmt.Fprintln(w, "asked")
+		})
+	}
+	ask("poweroff", guest.PowerOff)
+	ask("reboot", guest.Reboot)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	go func() {
+		<-ctx.Done()
+		say("context cancelled")
+	}()
+	say("listening on %s", addr)
+	return nil
+}
