@@ -123,6 +123,23 @@ func outliveWatchdog(t *testing.T, m *Machine, armed string, base string) {
 	}
 }
 
+// askStop has the app ask the agent (package guest) to stop the machine as
+// what says, and checks that the agent got the signal, the app its stop,
+// the watchdog was disarmed and the machine ended as want.
+func askStop(t *testing.T, m *Machine, base, what, signal, verb string, want qemu.ExitReason) {
+	t.Helper()
+	ctx := context.Background()
+	post(t, base+"/"+what)
+	m.Expect(ctx, `testapp: asking the agent to `+what, stepWait)
+	m.Expect(ctx, `tinyboot: .*shutdown: `+signal, stepWait)
+	m.Expect(ctx, `testapp: context cancelled`, stepWait)
+	m.Expect(ctx, `tinyboot: .*shutdown: `+verb, stepWait)
+	m.Expect(ctx, `tinyboot: .*watchdog: disarmed`, stepWait)
+	if got := m.WaitExit(exitWait); got != want {
+		t.Fatalf("machine ended with %s, want %s", got, want)
+	}
+}
+
 // TestRuntimeNetwork boots twice with QEMU's watchdog device:
 //
 //   - DHCP with remote syslog: the host's UDP listener gets the agent's
@@ -170,15 +187,7 @@ func TestRuntimeNetwork(t *testing.T) {
 		}
 
 		outliveWatchdog(t, m, armed, base)
-		post(t, base+"/reboot")
-		m.Expect(ctx, `testapp: asking the agent to reboot`, stepWait)
-		m.Expect(ctx, `tinyboot: .*shutdown: SIGTERM`, stepWait)
-		m.Expect(ctx, `testapp: context cancelled`, stepWait)
-		m.Expect(ctx, `tinyboot: .*shutdown: rebooting`, stepWait)
-		m.Expect(ctx, `tinyboot: .*watchdog: disarmed`, stepWait)
-		if got := m.WaitExit(exitWait); got != qemu.ExitReboot {
-			t.Fatalf("machine ended with %s, want %s", got, qemu.ExitReboot)
-		}
+		askStop(t, m, base, "reboot", "SIGTERM", "rebooting", qemu.ExitReboot)
 		logs.wait(t, `tinyboot 1 - - shutdown: rebooting$`, stepWait)
 	})
 
@@ -211,15 +220,7 @@ func TestRuntimeNetwork(t *testing.T) {
 			t.Fatalf("GET / = %q", got)
 		}
 		outliveWatchdog(t, m, armed, base)
-		post(t, base+"/poweroff")
-		m.Expect(ctx, `testapp: asking the agent to poweroff`, stepWait)
-		m.Expect(ctx, `tinyboot: .*shutdown: SIGUSR2`, stepWait)
-		m.Expect(ctx, `testapp: context cancelled`, stepWait)
-		m.Expect(ctx, `tinyboot: .*shutdown: powering off`, stepWait)
-		m.Expect(ctx, `tinyboot: .*watchdog: disarmed`, stepWait)
-		if got := m.WaitExit(exitWait); got != qemu.ExitPoweroff {
-			t.Fatalf("machine ended with %s, want %s", got, qemu.ExitPoweroff)
-		}
+		askStop(t, m, base, "poweroff", "SIGUSR2", "powering off", qemu.ExitPoweroff)
 		m.refuseLines(`network: .*leased`, `network: no lease`)
 	})
 }
