@@ -3,8 +3,9 @@
 // filesystems, kernel modules, the boot ISO at /iso, the persistent
 // volume at /persistent, the network (static addresses, DHCP), the clock — runs the app as its child, and
 // shuts the machine down cleanly on the power button, Ctrl-Alt-Del, a
-// signal to PID 1 (busybox's: SIGTERM reboot, SIGUSR2 power-off, SIGUSR1
-// halt; package guest sends them) or the app's end.
+// request on /run/tinyboot/control (package guest), a signal to PID 1
+// (busybox's: SIGTERM reboot, SIGUSR2 power-off, SIGUSR1 halt) or the
+// app's end.
 //
 // Run holds the logic over a System and a Clock, so tests drive it with
 // fakes; Main wires in Linux, signals, ACPI and DHCP.
@@ -60,7 +61,9 @@
 //	app: restarting in 2s
 //	acpi: ERROR
 //	shutdown: power button | ctrl-alt-del | SIGTERM | SIGUSR1 | SIGUSR2 | power failing
+//	shutdown: app asked to reboot | app asked to power off | app asked to halt
 //	signal: ignored SIGHUP
+//	control: unknown request "VALUE"
 //	shutdown: app ended (on_exit reboot)
 //	shutdown: stopping app (SIGTERM, timeout 10s)
 //	shutdown: app still running after 10s; sending SIGKILL

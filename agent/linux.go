@@ -22,7 +22,7 @@ type Linux struct {
 	mu      sync.Mutex
 	watched map[int]chan ExitStatus
 	// appStdio are the app's fds 0-2: the console, or pipes to the
-	// agent when its output also goes to syslog (SetAppOutput).
+	// agent when its output also goes to syslog (remoteLog.start).
 	appStdio []uintptr
 }
 

@@ -59,6 +59,9 @@ func Main() {
 		}
 	}
 	watchSignals(log, sigs, send)
+	if err := listenControl(log, controlSocket, send); err != nil {
+		log.Printf("setup: control socket: %v", err)
+	}
 
 	cfg, err := LoadSpec(baked.Path)
 	if err != nil {

@@ -2,10 +2,16 @@ package agent
 
 import (
 	"bytes"
+	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
+	"github.com/tinyboot/tinyboot/agent/console"
+	"github.com/tinyboot/tinyboot/guest"
 	"github.com/tinyboot/tinyboot/spec/baked"
 )
 
@@ -72,5 +78,44 @@ func TestUsesDHCP(t *testing.T) {
 		if got := usesDHCP(tc.n); got != tc.want {
 			t.Errorf("usesDHCP(%+v) = %v, want %v", tc.n, got, tc.want)
 		}
+	}
+}
+
+// TestControlSocket serves the control socket and sends it what package
+// guest sends.
+func TestControlSocket(t *testing.T) {
+	if controlSocket != guest.ControlSocket {
+		t.Fatalf("agent listens on %s, package guest writes to %s", controlSocket, guest.ControlSocket)
+	}
+	path := filepath.Join(t.TempDir(), "run", "control")
+	events := make(chan Event, 4)
+	var out bytes.Buffer
+	log := console.New(&out, func() time.Duration { return 0 })
+	if err := listenControl(log, path, func(e Event) { events <- e }); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, tc := range []struct {
+		req  string
+		want Action
+	}{{"reboot", Reboot}, {"poweroff", PowerOff}, {"halt", Halt}} {
+		if _, err := conn.Write([]byte(tc.req)); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case ev := <-events:
+			if ev.Action != tc.want {
+				t.Errorf("%s: %+v, want %s", tc.req, ev, tc.want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: no event", tc.req)
+		}
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o666 {
+		t.Errorf("socket mode %v (%v), want 0666 so a non-root app can write", fi.Mode(), err)
 	}
 }

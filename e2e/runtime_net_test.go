@@ -124,14 +124,14 @@ func outliveWatchdog(t *testing.T, m *Machine, armed string, base string) {
 }
 
 // askStop has the app ask the agent (package guest) to stop the machine as
-// what says, and checks that the agent got the signal, the app its stop,
+// what says, and checks that the agent got the request, the app its stop,
 // the watchdog was disarmed and the machine ended as want.
-func askStop(t *testing.T, m *Machine, base, what, signal, verb string, want qemu.ExitReason) {
+func askStop(t *testing.T, m *Machine, base, what, reason, verb string, want qemu.ExitReason) {
 	t.Helper()
 	ctx := context.Background()
 	post(t, base+"/"+what)
 	m.Expect(ctx, `testapp: asking the agent to `+what, stepWait)
-	m.Expect(ctx, `tinyboot: .*shutdown: `+signal, stepWait)
+	m.Expect(ctx, `tinyboot: .*shutdown: `+reason, stepWait)
 	m.Expect(ctx, `testapp: context cancelled`, stepWait)
 	m.Expect(ctx, `tinyboot: .*shutdown: `+verb, stepWait)
 	m.Expect(ctx, `tinyboot: .*watchdog: disarmed`, stepWait)
@@ -145,8 +145,9 @@ func askStop(t *testing.T, m *Machine, base, what, signal, verb string, want qem
 //   - DHCP with remote syslog: the host's UDP listener gets the agent's
 //     lines from before the lease (from the first one on) and the app's
 //     stdout; the app's guest.Reboot() ends in a clean reboot.
-//   - a static address with DHCP off: the app answers on 10.0.2.15
-//     through a forwarded port, with the static route and name server;
+//   - static addresses with DHCP off (IPv4 and IPv6 in QEMU's fec0::/64,
+//     with both default routes): the app answers on 10.0.2.15 through a
+//     forwarded port, with the static route and name server;
 //     its guest.PowerOff() ends in a clean power-off.
 //
 // Both outlive twice the watchdog timeout while the agent pings it, and
@@ -187,7 +188,7 @@ func TestRuntimeNetwork(t *testing.T) {
 		}
 
 		outliveWatchdog(t, m, armed, base)
-		askStop(t, m, base, "reboot", "SIGTERM", "rebooting", qemu.ExitReboot)
+		askStop(t, m, base, "reboot", "app asked to reboot", "rebooting", qemu.ExitReboot)
 		logs.wait(t, `tinyboot 1 - - shutdown: rebooting$`, stepWait)
 	})
 
@@ -196,8 +197,9 @@ func TestRuntimeNetwork(t *testing.T) {
   dhcp: false
   interfaces:
     - name: eth0
-      addresses: [10.0.2.15/24]
+      addresses: [10.0.2.15/24, "fec0::15/64"]
       gateway: 10.0.2.2
+      gateway6: "fec0::2"
       dns: [10.0.2.3]
       mtu: 1400
 `
@@ -209,7 +211,7 @@ func TestRuntimeNetwork(t *testing.T) {
 			ExtraArgs: watchdogQEMU,
 		})
 		armed := m.Expect(ctx, `tinyboot: .*watchdog: armed /dev/watchdog \(.*, timeout 10s\)`, bootWait)
-		m.Expect(ctx, `tinyboot: .*network: eth0: static 10\.0\.2\.15/24 via 10\.0\.2\.2 dns 10\.0\.2\.3 mtu 1400$`, bootWait)
+		m.Expect(ctx, `tinyboot: .*network: eth0: static 10\.0\.2\.15/24 fec0::15/64 via 10\.0\.2\.2 fec0::2 dns 10\.0\.2\.3 mtu 1400$`, bootWait)
 		expectApp(t, m)
 		m.Expect(ctx, `testapp: addr eth0 10\.0\.2\.15/24`, stepWait)
 		m.Expect(ctx, `testapp: route default via 10\.0\.2\.2 dev eth0`, stepWait)
@@ -220,7 +222,7 @@ func TestRuntimeNetwork(t *testing.T) {
 			t.Fatalf("GET / = %q", got)
 		}
 		outliveWatchdog(t, m, armed, base)
-		askStop(t, m, base, "poweroff", "SIGUSR2", "powering off", qemu.ExitPoweroff)
+		askStop(t, m, base, "poweroff", "app asked to power off", "powering off", qemu.ExitPoweroff)
 		m.refuseLines(`network: .*leased`, `network: no lease`)
 	})
 }

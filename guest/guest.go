@@ -13,12 +13,13 @@
 //	}
 //
 // Reboot and PowerOff ask the agent to stop the machine; it then stops the
-// app like any other stop, so the app's shutdown path is the same.
+// app like any other stop, so the app's shutdown path is the same. They
+// write a datagram ("reboot", "poweroff" or "halt") to the agent's control
+// socket, ControlSocket, which any user may write to.
 //
-// Programs not written in Go get the same by signalling PID 1, as with
-// busybox init: SIGTERM reboots, SIGUSR2 powers off, SIGUSR1 halts. The
-// signals need the permission to signal PID 1: the app must run as root
-// (or hold CAP_KILL).
+// Programs not written in Go get the same with that datagram, or by
+// signalling PID 1 as with busybox init: SIGTERM reboots, SIGUSR2 powers
+// off, SIGUSR1 halts. A signal to PID 1 needs root (or CAP_KILL).
 //
 // The package needs only the standard library and golang.org/x/sys, and
 // it does nothing until a function is called, so it is safe to import in
@@ -29,6 +30,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"sync"
@@ -48,6 +50,9 @@ const (
 // signalling PID 1 would reach the host's init.
 const bakedSpec = "/etc/tinyboot/spec.json"
 
+// ControlSocket is the agent's unix datagram socket for stop requests.
+const ControlSocket = "/run/tinyboot/control"
+
 // ErrNotTinyboot is returned by Reboot and PowerOff outside a tinyboot
 // machine.
 var ErrNotTinyboot = errors.New("not running on a tinyboot machine")
@@ -61,8 +66,9 @@ const (
 
 // Hooks for the tests.
 var (
-	specPath = bakedSpec
-	kill     = unix.Kill
+	specPath    = bakedSpec
+	controlPath = ControlSocket
+	kill        = unix.Kill
 )
 
 var (
@@ -93,21 +99,34 @@ func Persistent() string { return os.Getenv(EnvPersistent) }
 // Reboot asks the agent to reboot the machine gracefully: the app gets
 // SIGTERM (Context is cancelled), the disks are unmounted, then the
 // machine restarts. It returns once the request is made.
-func Reboot() error { return ask(SignalReboot, "reboot") }
+func Reboot() error { return ask("reboot", SignalReboot) }
 
 // PowerOff asks the agent to power the machine off gracefully, as Reboot
 // does for a restart.
-func PowerOff() error { return ask(SignalPowerOff, "power off") }
+func PowerOff() error { return ask("poweroff", SignalPowerOff) }
 
-func ask(sig unix.Signal, what string) error {
+// ask sends req to the control socket, or, when the agent has none (an
+// older one), sig to PID 1.
+func ask(req string, sig unix.Signal) error {
 	if _, err := os.Stat(specPath); err != nil {
-		return fmt.Errorf("guest: %s: %w (%s: %v)", what, ErrNotTinyboot, specPath, err)
+		return fmt.Errorf("guest: %s: %w (%s: %v)", req, ErrNotTinyboot, specPath, err)
+	}
+	conn, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: controlPath, Net: "unixgram"})
+	if err == nil {
+		defer conn.Close()
+		if _, err := conn.Write([]byte(req)); err != nil {
+			return fmt.Errorf("guest: %s: %w", req, err)
+		}
+		return nil
+	}
+	if !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("guest: %s: %w", req, err)
 	}
 	if err := kill(1, sig); err != nil {
 		if errors.Is(err, unix.EPERM) {
-			return fmt.Errorf("guest: %s: signal the agent (PID 1): %w; the app must run as root or hold CAP_KILL", what, err)
+			return fmt.Errorf("guest: %s: signal the agent (PID 1): %w; the app must run as root or hold CAP_KILL", req, err)
 		}
-		return fmt.Errorf("guest: %s: signal the agent (PID 1): %w", what, err)
+		return fmt.Errorf("guest: %s: signal the agent (PID 1): %w", req, err)
 	}
 	return nil
 }

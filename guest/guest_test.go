@@ -2,6 +2,7 @@ package guest
 
 import (
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -22,8 +23,9 @@ func fakeAgent(t *testing.T, present bool, err error) *[]unix.Signal {
 		}
 	}
 	var sent []unix.Signal
-	oldPath, oldKill := specPath, kill
+	oldPath, oldKill, oldControl := specPath, kill, controlPath
 	specPath = p
+	controlPath = filepath.Join(t.TempDir(), "no-control")
 	kill = func(pid int, sig unix.Signal) error {
 		if pid != 1 {
 			t.Errorf("signal to pid %d, want 1", pid)
@@ -31,7 +33,7 @@ func fakeAgent(t *testing.T, present bool, err error) *[]unix.Signal {
 		sent = append(sent, sig)
 		return err
 	}
-	t.Cleanup(func() { specPath, kill = oldPath, oldKill })
+	t.Cleanup(func() { specPath, kill, controlPath = oldPath, oldKill, oldControl })
 	return &sent
 }
 
@@ -60,6 +62,38 @@ func TestRequests(t *testing.T) {
 				t.Errorf("sent %v, want %v", *sent, tc.want)
 			}
 		})
+	}
+}
+
+// TestControlSocket checks the requests an agent with a control socket
+// gets: one datagram each, and no signal.
+func TestControlSocket(t *testing.T) {
+	sent := fakeAgent(t, true, nil)
+	controlPath = filepath.Join(t.TempDir(), "control")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: controlPath, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, tc := range []struct {
+		call func() error
+		want string
+	}{{Reboot, "reboot"}, {PowerOff, "poweroff"}} {
+		if err := tc.call(); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 64)
+		_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, _, err := conn.ReadFromUnix(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(buf[:n]); got != tc.want {
+			t.Errorf("request %q, want %q", got, tc.want)
+		}
+	}
+	if len(*sent) != 0 {
+		t.Errorf("signals sent besides the requests: %v", *sent)
 	}
 }
 
