@@ -153,12 +153,12 @@ func askStop(t *testing.T, m *Machine, base, what, reason, verb string, want qem
 // Both outlive twice the watchdog timeout while the agent pings it, and
 // the final power-off or reboot is the guest's own, not the watchdog's.
 func TestRuntimeNetwork(t *testing.T) {
-	timeScenario(t)
 	ctx := context.Background()
 	spec := fmt.Sprintf("watchdog: {timeout: %s}\n", watchdogTimeout)
 	app := imageOpts{Args: []string{"-listen", ":8080"}}
 
 	t.Run("syslog-reboot", func(t *testing.T) {
+		timeScenario(t)
 		logs := startSyslog(t)
 		text := testSpecYAML(t, app) + spec + fmt.Sprintf("log: {syslog: \"udp://10.0.2.2:%d\"}\n", logs.port)
 		img := buildImage(t, text, "")
@@ -193,6 +193,7 @@ func TestRuntimeNetwork(t *testing.T) {
 	})
 
 	t.Run("static-poweroff", func(t *testing.T) {
+		timeScenario(t)
 		text := testSpecYAML(t, app) + spec + `network:
   dhcp: false
   interfaces:
