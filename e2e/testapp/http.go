@@ -13,8 +13,8 @@ import (
 // serveHTTP answers on addr until the app ends:
 //
 //	GET /          "testapp on HOSTNAME"
-//	POST /poweroff guest.PowerOff(), then "asked"
-//	POST /reboot   guest.Reboot(), then "asked"
+//	POST /poweroff "asking", then guest.PowerOff()
+//	POST /reboot   "asking", then guest.Reboot()
 //
 // and prints "testapp: context cancelled" once guest.Context ends.
 func serveHTTP(addr string) error {
@@ -30,13 +30,16 @@ func serveHTTP(addr string) error {
 	})
 	ask := func(what string, fn func() error) {
 		mux.HandleFunc("POST /"+what, func(w http.ResponseWriter, r *http.Request) {
+			// Answer first: the stop may end the app before the handler
+			// returns. A failed request shows on the console instead.
+			fmt.Fprintln(w, "asking")
+			if f, ok := w.(http.Flusher); ok {
+				f.Flush()
+			}
 			say("asking the agent to %s", what)
 			if err := fn(); err != nil {
 				say("%s: %v", what, err)
-				http.Error(w, err.Error(), http.StatusInternalServerError)
-				return
 			}
-			fmt.Fprintln(w, "asked")
 		})
 	}
 	ask("poweroff", guest.PowerOff)
