@@ -16,9 +16,8 @@ import (
 //	POST /poweroff "asking", then guest.PowerOff()
 //	POST /reboot   "asking", then guest.Reboot()
 //
-// and prints "testapp: context cancelled" once guest.Context ends.
+// The caller waits for guest.Context to end.
 func serveHTTP(addr string) error {
-	ctx := guest.Context()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
@@ -46,10 +45,6 @@ func serveHTTP(addr string) error {
 	ask("reboot", guest.Reboot)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	go func() {
-		<-ctx.Done()
-		say("context cancelled")
-	}()
 	say("listening on %s", addr)
 	return nil
 }

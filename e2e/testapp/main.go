@@ -48,6 +48,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/tinyboot/tinyboot/guest"
 )
 
 func main() {
@@ -97,11 +99,17 @@ func main() {
 		}
 	}
 	if *listen != "" {
+		// guest.Context catches SIGTERM from here on, as sigs does.
+		ctx := guest.Context()
 		if err := serveHTTP(*listen); err != nil {
 			say("listen: %v", err)
 		}
+		say("ready")
+		<-ctx.Done()
+		say("context cancelled")
+	} else {
+		say("ready")
 	}
-	say("ready")
 	<-sigs
 	say("got SIGTERM")
 	if *ignoreTerm {
