@@ -12,11 +12,12 @@ import (
 	"github.com/tinyboot/tinyboot/spec/baked"
 )
 
-// Network is the running DHCP client (*dhcp.Manager in production).
+// Network is the configured network (*netconf.Manager in production).
 type Network interface {
-	// Links is how many links DHCP runs on.
+	// Links is how many links are configured (static or DHCP).
 	Links() int
-	// Bound is closed once the first lease is in place.
+	// Bound is closed once the network is up: static links configured
+	// and, with DHCP, the first lease in place.
 	Bound() <-chan struct{}
 	// NTPServers are the NTP servers the leases offer.
 	NTPServers() []net.IP
@@ -31,10 +32,14 @@ type Deps struct {
 	Clock Clock
 	// Events carries shutdown requests (power button, signals).
 	Events <-chan Event
-	// StartNetwork starts DHCP on every link; nil means no network.
+	// StartNetwork configures the links (static, DHCP); nil means no
+	// network.
 	StartNetwork func(ctx context.Context, hostname string) (Network, error)
 	// SNTP asks the servers for the time.
 	SNTP func(ctx context.Context, servers []string) (sntp.Result, error)
+	// AfterModules, when set, runs once the modules are loaded: devices
+	// such as the watchdog exist from then on.
+	AfterModules func()
 }
 
 // Periodic clock correction interval once the app runs.
@@ -103,13 +108,16 @@ func (a *agent) boot(ctx context.Context) (act Action, ok bool) {
 	// After the modules, so that their keys (net.ipv4.conf.eth0.*) exist;
 	// before the network, so that DHCP already runs with them.
 	a.applySysctl()
+	if a.deps.AfterModules != nil {
+		a.deps.AfterModules()
+	}
 
 	// DHCP runs while storage is searched: both mostly wait.
 	netStart := a.clock.Now()
 	// boundAt learns when the first lease came, so the boot line reports
 	// DHCP's own time, not the storage wait it overlapped with.
 	boundAt := make(chan time.Time, 1)
-	if cfg.Network.DHCP && a.deps.StartNetwork != nil {
+	if (cfg.Network.DHCP || len(cfg.Network.Interfaces) > 0) && a.deps.StartNetwork != nil {
 		n, err := a.deps.StartNetwork(a.rootCtx, cfg.Hostname)
 		if err != nil {
 			a.log.Printf("network: %v", err)

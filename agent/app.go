@@ -176,7 +176,7 @@ func (a *agent) shutdown(act Action) {
 		}()
 		select {
 		case <-done:
-			if a.net.Links() > 0 {
+			if a.net.Links() > 0 && usesDHCP(a.cfg.Network) {
 				a.log.Printf("shutdown: released DHCP leases")
 			}
 		case <-a.clock.After(releaseWait):

@@ -21,12 +21,15 @@ import (
 type Linux struct {
 	mu      sync.Mutex
 	watched map[int]chan ExitStatus
+	// appStdio are the app's fds 0-2: the console, or pipes to the
+	// agent when its output also goes to syslog (remoteLog.start).
+	appStdio []uintptr
 }
 
 // NewLinux returns the real System and starts reaping children on
 // SIGCHLD.
 func NewLinux(sigchld <-chan os.Signal) *Linux {
-	l := &Linux{watched: map[int]chan ExitStatus{}}
+	l := &Linux{watched: map[int]chan ExitStatus{}, appStdio: []uintptr{0, 1, 2}}
 	go func() {
 		for range sigchld {
 			l.reap()
@@ -81,7 +84,7 @@ func (l *Linux) StartApp(path string, argv, env []string, priv Privileges) (int,
 	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
 		Dir:   "/",
 		Env:   env,
-		Files: []uintptr{0, 1, 2}, // the console
+		Files: l.appStdio,
 		// Its own session, so signals meant for the app's process group
 		// never reach PID 1.
 		Sys: &syscall.SysProcAttr{Setsid: true},

@@ -10,7 +10,7 @@ import (
 
 	"github.com/tinyboot/tinyboot/agent/acpi"
 	"github.com/tinyboot/tinyboot/agent/console"
-	"github.com/tinyboot/tinyboot/agent/dhcp"
+	"github.com/tinyboot/tinyboot/agent/netconf"
 	"github.com/tinyboot/tinyboot/agent/sntp"
 	"github.com/tinyboot/tinyboot/spec/baked"
 	"golang.org/x/sys/unix"
@@ -27,8 +27,12 @@ func Main() {
 		ExecHelper()
 	}
 	start := time.Now()
+	// Before anything else: a signal Go's runtime has no handler for
+	// ends the process, and PID 1 exiting panics the kernel.
+	sigs := catchSignals()
 	errs := earlySetup()
 	log := console.New(os.Stdout, nil)
+	remote := startEarlyLog(log)
 	defer func() {
 		// Last resort: Run recovers its own panics, this covers the rest.
 		if r := recover(); r != nil {
@@ -50,6 +54,18 @@ func Main() {
 	signal.Notify(sigchld, syscall.SIGCHLD)
 	sys := NewLinux(sigchld)
 
+	events := make(chan Event, 8)
+	send := func(e Event) {
+		select {
+		case events <- e:
+		default: // a shutdown is already queued
+		}
+	}
+	watchSignals(log, sigs, send)
+	if err := listenControl(log, controlSocket, send); err != nil {
+		log.Printf("setup: control socket: %v", err)
+	}
+
 	cfg, err := LoadSpec(baked.Path)
 	if err != nil {
 		log.Printf("spec: %v", err)
@@ -60,15 +76,9 @@ func Main() {
 		hang()
 	}
 
-	events := make(chan Event, 8)
-	send := func(e Event) {
-		select {
-		case events <- e:
-		default: // a shutdown is already queued
-		}
-	}
-	watchSignals(log, send)
 	ctx := context.Background()
+	remote.start(ctx, cfg, log, sys)
+	wd := &watchdogKeeper{}
 	go func() {
 		defer recoverTo(log, "acpi")
 		err := acpi.Listen(ctx, time.Second, log.Printf, func(e acpi.Event) {
@@ -82,12 +92,13 @@ func Main() {
 	}()
 
 	Run(ctx, cfg, Deps{
-		Sys:    sys,
-		Log:    log,
-		Clock:  realClock{},
-		Events: events,
+		Sys:          &finalSystem{Linux: sys, log: log, remote: remote, watchdog: wd},
+		AfterModules: func() { wd.arm(cfg.Watchdog, log) },
+		Log:          log,
+		Clock:        realClock{},
+		Events:       events,
 		StartNetwork: func(ctx context.Context, hostname string) (Network, error) {
-			return dhcp.Start(ctx, hostname, log.Printf)
+			return netconf.Start(ctx, cfg.Network, hostname, log.Printf)
 		},
 		SNTP: func(ctx context.Context, servers []string) (sntp.Result, error) {
 			return sntp.First(ctx, servers, time.Now)
@@ -95,32 +106,6 @@ func Main() {
 	})
 	// Only reached if reboot(2) failed: PID 1 must not exit.
 	hang()
-}
-
-// watchSignals turns the signals the kernel and tools send PID 1 into
-// shutdown events. Ctrl-Alt-Del is switched to a SIGINT to PID 1 so the
-// app is stopped and disks unmounted before the reboot.
-func watchSignals(log *console.Logger, send func(Event)) {
-	if err := unix.Reboot(unix.LINUX_REBOOT_CMD_CAD_OFF); err != nil {
-		log.Printf("setup: ctrl-alt-del to SIGINT: %v", err)
-	}
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGPWR)
-	go func() {
-		defer recoverTo(log, "signals")
-		for s := range sigs {
-			switch s {
-			case syscall.SIGINT:
-				send(Event{Reason: "ctrl-alt-del", Action: Reboot})
-			case syscall.SIGTERM:
-				send(Event{Reason: "SIGTERM", Action: PowerOff})
-			case syscall.SIGUSR1: // busybox: halt
-				send(Event{Reason: "SIGUSR1", Action: Halt})
-			case syscall.SIGUSR2, syscall.SIGPWR: // busybox: poweroff
-				send(Event{Reason: s.String(), Action: PowerOff})
-			}
-		}
-	}()
 }
 
 // LoadSpec reads and checks the baked spec at path.

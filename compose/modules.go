@@ -45,7 +45,9 @@ func (m resolvedModule) read(k *kernel.Kernel) ([]byte, error) {
 // stick; a raw virtio or NVMe disk), isofs for /iso, the virtio PCI
 // transport that no virtio driver lists as a dependency, the persistent
 // volume's filesystem, the NIC drivers QEMU and common clouds use when DHCP
-// is on, and the ACPI power button the agent turns into a clean shutdown.
+// is on or interfaces are configured, the ACPI power button the agent
+// turns into a clean shutdown, and the watchdogs of QEMU (i6300esb) and
+// Intel chipsets (iTCO_wdt) unless the watchdog is off.
 func BaseModules(s *spec.Spec) []string {
 	mods := []string{
 		"virtio_pci", "isofs",
@@ -57,8 +59,11 @@ func BaseModules(s *spec.Spec) []string {
 	if s.Persistent != nil {
 		mods = append(mods, s.Persistent.FS)
 	}
-	if s.Network.DHCP == nil || *s.Network.DHCP {
+	if s.Network.DHCP == nil || *s.Network.DHCP || len(s.Network.Interfaces) > 0 {
 		mods = append(mods, "virtio_net", "e1000", "e1000e")
+	}
+	if w := s.Watchdog; w == nil || w.Enabled == nil || *w.Enabled {
+		mods = append(mods, "i6300esb", "iTCO_wdt")
 	}
 	return mods
 }

@@ -53,6 +53,9 @@ func (c *checker) check() {
 	c.app()
 	c.files()
 	c.persistent()
+	c.network()
+	c.logging()
+	c.watchdog()
 	c.misc()
 	c.runtime()
 }
@@ -247,13 +250,17 @@ func (c *checker) misc() {
 				d = c.s.Network.Wait
 			case "/time/wait":
 				d = c.s.Time.Wait
+			case "/watchdog/timeout":
+				if c.s.Watchdog != nil {
+					d = c.s.Watchdog.Timeout
+				}
 			}
 			if d == 0 {
 				c.warnf(ptr, "use a short duration such as 1ms to barely wait", "0 means the default")
 			}
 		}
 	}
-	if dhcp := c.s.Network.DHCP; dhcp != nil && !*dhcp && len(c.s.Time.NTP) > 0 {
+	if dhcp := c.s.Network.DHCP; dhcp != nil && !*dhcp && len(c.s.Network.Interfaces) == 0 && len(c.s.Time.NTP) > 0 {
 		c.warnf("/time/ntp", "", "NTP servers are set but network.dhcp is false, so the machine has no network to reach them")
 	}
 }

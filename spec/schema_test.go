@@ -169,6 +169,10 @@ func (d *schemaDoc) value(path string, t reflect.Type, n map[string]any) {
 		if n["type"] != "boolean" {
 			d.t.Errorf("%s: Go bool, schema %v", path, n["type"])
 		}
+	case t.Kind() == reflect.Int:
+		if n["type"] != "integer" {
+			d.t.Errorf("%s: Go int, schema %v", path, n["type"])
+		}
 	case t.Kind() == reflect.Slice:
 		items, ok := n["items"].(map[string]any)
 		if n["type"] != "array" || !ok {

@@ -35,6 +35,11 @@ type Spec struct {
 	Time Time `yaml:"time,omitempty" json:"time,omitempty"`
 	// Hostname defaults to Name.
 	Hostname string `yaml:"hostname,omitempty" json:"hostname,omitempty"`
+	// Log sends the console's lines to a remote syslog server too.
+	Log *Log `yaml:"log,omitempty" json:"log,omitempty"`
+	// Watchdog arms the machine's hardware watchdog; nil means the
+	// defaults (on, 60s, when the machine has one).
+	Watchdog *Watchdog `yaml:"watchdog,omitempty" json:"watchdog,omitempty"`
 	// CACerts is "system", "none" or a path to a PEM bundle.
 	CACerts string `yaml:"ca_certs,omitempty" json:"ca_certs,omitempty"`
 	// Output is the image path; default <name>.iso next to the spec.
@@ -201,10 +206,50 @@ const (
 
 // Network configures the machine's NICs.
 type Network struct {
-	// DHCP runs DHCPv4 on every non-loopback NIC; nil means true.
+	// DHCP runs DHCPv4 on every non-loopback NIC that Interfaces does not
+	// list; nil means true.
 	DHCP *bool `yaml:"dhcp,omitempty" json:"dhcp,omitempty"`
 	// Wait bounds how long the app's start waits for a lease.
 	Wait Duration `yaml:"wait,omitempty" json:"wait,omitempty"`
+	// Interfaces configure NICs one by one, matched by name or MAC.
+	Interfaces []Interface `yaml:"interfaces,omitempty" json:"interfaces,omitempty"`
+}
+
+// Interface is the configuration of one NIC: static addresses, DHCP, or
+// both.
+type Interface struct {
+	// Name ("eth0") or MAC ("52:54:00:12:34:56") picks the NIC: exactly
+	// one of them.
+	Name string `yaml:"name,omitempty" json:"name,omitempty"`
+	MAC  string `yaml:"mac,omitempty" json:"mac,omitempty"`
+	// DHCP runs DHCPv4 on it; nil means true without Addresses, false
+	// with them.
+	DHCP *bool `yaml:"dhcp,omitempty" json:"dhcp,omitempty"`
+	// Addresses are static IPv4 and IPv6 addresses in CIDR form.
+	Addresses []string `yaml:"addresses,omitempty" json:"addresses,omitempty"`
+	// Gateway and Gateway6 are the IPv4 and IPv6 default routes.
+	Gateway  string `yaml:"gateway,omitempty" json:"gateway,omitempty"`
+	Gateway6 string `yaml:"gateway6,omitempty" json:"gateway6,omitempty"`
+	// DNS are name servers for /etc/resolv.conf, before leased ones.
+	DNS []string `yaml:"dns,omitempty" json:"dns,omitempty"`
+	// MTU is set on the link; 0 keeps the driver's (or the lease's).
+	MTU int `yaml:"mtu,omitempty" json:"mtu,omitempty"`
+}
+
+// Log configures where the console's lines go besides the console.
+type Log struct {
+	// Syslog is udp://host:port or tcp://host:port: every agent and app
+	// line also goes there as an RFC 5424 message.
+	Syslog string `yaml:"syslog,omitempty" json:"syslog,omitempty"`
+}
+
+// Watchdog configures the hardware watchdog (/dev/watchdog).
+type Watchdog struct {
+	// Enabled arms the watchdog when the machine has one; nil means true.
+	Enabled *bool `yaml:"enabled,omitempty" json:"enabled,omitempty"`
+	// Timeout is how long a hung agent goes unnoticed before the
+	// machine is reset.
+	Timeout Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
 }
 
 // Time configures clock synchronisation.
@@ -244,6 +289,7 @@ const (
 	DefaultPersistentWait = Duration(10 * time.Second)
 	DefaultNetworkWait    = Duration(30 * time.Second)
 	DefaultTimeWait       = Duration(5 * time.Second)
+	DefaultWatchdog       = Duration(60 * time.Second)
 	DefaultCACerts        = "system"
 	DefaultPersistentFS   = FSBtrfs
 	DefaultLabel          = "tinyboot"

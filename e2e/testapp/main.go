@@ -10,7 +10,8 @@
 //
 // In serve mode, -hold starts a copy of itself in hold mode (in its own
 // session, so it outlives the app) and -ignore-term makes the app ignore
-// SIGTERM, as a hung app would.
+// SIGTERM, as a hung app would. -listen serves HTTP (see serveHTTP): the
+// machine's name, and package guest's Reboot and PowerOff on request.
 //
 // Lines, in order (one per fact; absent facts say "none"):
 //
@@ -47,6 +48,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/tinyboot/tinyboot/guest"
 )
 
 func main() {
@@ -55,6 +58,7 @@ func main() {
 	isoMarker := flag.String("iso-marker", "marker.txt", "file under $TINYBOOT_ISO whose content is printed")
 	hold := flag.Bool("hold", false, "in serve mode, leave a process behind that keeps a file in $TINYBOOT_PERSISTENT open")
 	ignoreTerm := flag.Bool("ignore-term", false, "in serve mode, ignore SIGTERM")
+	listen := flag.String("listen", "", "in serve mode, serve HTTP on this address")
 	flag.Parse()
 	// First of all: a SIGTERM that comes while the app is still starting
 	// must end in the orderly shutdown below, not in Go's default death.
@@ -94,7 +98,18 @@ func main() {
 			say("start holder: %v", err)
 		}
 	}
-	say("ready")
+	if *listen != "" {
+		// guest.Context catches SIGTERM from here on, as sigs does.
+		ctx := guest.Context()
+		if err := serveHTTP(*listen); err != nil {
+			say("listen: %v", err)
+		}
+		say("ready")
+		<-ctx.Done()
+		say("context cancelled")
+	} else {
+		say("ready")
+	}
 	<-sigs
 	say("got SIGTERM")
 	if *ignoreTerm {
