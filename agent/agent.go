@@ -35,6 +35,9 @@ type Deps struct {
 	StartNetwork func(ctx context.Context, hostname string) (Network, error)
 	// SNTP asks the servers for the time.
 	SNTP func(ctx context.Context, servers []string) (sntp.Result, error)
+	// GuestAgent, when set, answers the QEMU guest agent until ctx ends;
+	// it runs in the background once the modules are loaded.
+	GuestAgent func(ctx context.Context)
 }
 
 // Periodic clock correction interval once the app runs.
@@ -99,6 +102,9 @@ func (a *agent) boot(ctx context.Context) (act Action, ok bool) {
 	t := a.clock.Now()
 	loadModules(a.sys, a.log, a.clock, cfg.KernelVersion, cfg.Modules)
 	dMod := a.clock.Now().Sub(t)
+	if a.deps.GuestAgent != nil {
+		a.background(func() { a.deps.GuestAgent(ctx) })
+	}
 
 	// DHCP runs while storage is searched: both mostly wait.
 	netStart := a.clock.Now()

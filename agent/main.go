@@ -58,7 +58,11 @@ func Main() {
 	}
 
 	events := make(chan Event, 8)
-	send := func(e Event) {
+	var send func(Event)
+	ga := newGuestAgent(log, &send)
+	send = func(e Event) {
+		// A frozen /persistent would block the app's last writes.
+		ga.ThawAll("shutdown requested")
 		select {
 		case events <- e:
 		default: // a shutdown is already queued
@@ -89,6 +93,7 @@ func Main() {
 		SNTP: func(ctx context.Context, servers []string) (sntp.Result, error) {
 			return sntp.First(ctx, servers, time.Now)
 		},
+		GuestAgent: func(ctx context.Context) { serveGuestAgent(ctx, log, ga) },
 	})
 	// Only reached if reboot(2) failed: PID 1 must not exit.
 	hang()

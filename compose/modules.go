@@ -53,6 +53,7 @@ func BaseModules(s *spec.Spec) []string {
 		"virtio_blk", "sd_mod", "nvme",
 		"xhci_pci", "usb_storage", "uas",
 		"button",
+		"virtio_console", // the guest agent's virtio-serial port
 	}
 	if s.Persistent != nil {
 		mods = append(mods, s.Persistent.FS)
