@@ -10,7 +10,10 @@
 //
 // In serve mode, -hold starts a copy of itself in hold mode (in its own
 // session, so it outlives the app) and -ignore-term makes the app ignore
-// SIGTERM, as a hung app would.
+// SIGTERM, as a hung app would. -tick D makes it write a "tick" file in
+// $TINYBOOT_PERSISTENT every D, saying "testapp: tick N writing" before
+// and "testapp: tick N written" after each write (a frozen volume blocks
+// between the two).
 //
 // Lines, in order (one per fact; absent facts say "none"):
 //
@@ -55,6 +58,7 @@ func main() {
 	isoMarker := flag.String("iso-marker", "marker.txt", "file under $TINYBOOT_ISO whose content is printed")
 	hold := flag.Bool("hold", false, "in serve mode, leave a process behind that keeps a file in $TINYBOOT_PERSISTENT open")
 	ignoreTerm := flag.Bool("ignore-term", false, "in serve mode, ignore SIGTERM")
+	tick := flag.Duration("tick", 0, "in serve mode, write $TINYBOOT_PERSISTENT/tick this often")
 	flag.Parse()
 	// First of all: a SIGTERM that comes while the app is still starting
 	// must end in the orderly shutdown below, not in Go's default death.
@@ -93,6 +97,9 @@ func main() {
 		if err := startHolder(); err != nil {
 			say("start holder: %v", err)
 		}
+	}
+	if *tick > 0 && pers != "" {
+		go ticks(pers, *tick)
 	}
 	say("ready")
 	<-sigs
@@ -282,6 +289,19 @@ func writeSynced(dir, name, value string) error {
 		return fmt.Errorf("sync %s: %w", dir, err)
 	}
 	return nil
+}
+
+// ticks writes dir/tick every d, saying so before and after each write.
+func ticks(dir string, d time.Duration) {
+	for n := 1; ; n++ {
+		time.Sleep(d)
+		say("tick %d writing", n)
+		if err := writeSynced(dir, "tick", strconv.Itoa(n)); err != nil {
+			say("tick %d: %v", n, err)
+			continue
+		}
+		say("tick %d written", n)
+	}
 }
 
 // startHolder starts a copy of the app in hold mode in a session of its
