@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tinyboot/tinyboot/agent/console"
+	"github.com/tinyboot/tinyboot/agent/instance"
 	"github.com/tinyboot/tinyboot/agent/sntp"
 	"github.com/tinyboot/tinyboot/spec/baked"
 )
@@ -38,6 +39,9 @@ type Deps struct {
 	// GuestAgent, when set, answers the QEMU guest agent until ctx ends;
 	// it runs in the background once the modules are loaded.
 	GuestAgent func(ctx context.Context)
+	// Instance, when set, reads this machine's own configuration (NoCloud
+	// drive, fw_cfg) before the app starts.
+	Instance func(ctx context.Context) (instance.Data, error)
 }
 
 // Periodic clock correction interval once the app runs.
@@ -58,6 +62,9 @@ type agent struct {
 	net         Network
 	isoMounted  bool
 	persMounted bool
+	// instanceEnv is the machine's own env, over app.env; held in memory
+	// only.
+	instanceEnv map[string]string
 
 	bgCancel context.CancelFunc
 	bgWG     sync.WaitGroup
@@ -133,6 +140,7 @@ func (a *agent) boot(ctx context.Context) (act Action, ok bool) {
 		return PowerOff, false
 	}
 	dStor := a.clock.Now().Sub(t)
+	a.loadInstance(ctx)
 
 	dNet := a.waitNetwork(netStart, boundAt)
 	t = a.clock.Now()

@@ -111,7 +111,8 @@ func (a *agent) stopApp(pid int, exited <-chan ExitStatus) {
 	}
 }
 
-// appEnv is PATH, the tinyboot mount variables and the app's env, sorted
+// appEnv is PATH, the tinyboot mount variables, the app's env and the
+// machine's own env over it, sorted
 // so the app sees the same environment on every boot.
 func (a *agent) appEnv() []string {
 	env := map[string]string{"PATH": defaultPath}
@@ -122,6 +123,9 @@ func (a *agent) appEnv() []string {
 		env["TINYBOOT_PERSISTENT"] = baked.PersistentMount
 	}
 	for k, v := range a.cfg.App.Env {
+		env[k] = v
+	}
+	for k, v := range a.instanceEnv {
 		env[k] = v
 	}
 	out := make([]string, 0, len(env))

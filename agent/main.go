@@ -11,6 +11,7 @@ import (
 	"github.com/tinyboot/tinyboot/agent/acpi"
 	"github.com/tinyboot/tinyboot/agent/console"
 	"github.com/tinyboot/tinyboot/agent/dhcp"
+	"github.com/tinyboot/tinyboot/agent/instance"
 	"github.com/tinyboot/tinyboot/agent/sntp"
 	"github.com/tinyboot/tinyboot/spec/baked"
 	"golang.org/x/sys/unix"
@@ -94,6 +95,7 @@ func Main() {
 			return sntp.First(ctx, servers, time.Now)
 		},
 		GuestAgent: func(ctx context.Context) { serveGuestAgent(ctx, log, ga) },
+		Instance:   instance.Load,
 	})
 	// Only reached if reboot(2) failed: PID 1 must not exit.
 	hang()

@@ -54,6 +54,7 @@ func BaseModules(s *spec.Spec) []string {
 		"xhci_pci", "usb_storage", "uas",
 		"button",
 		"virtio_console", // the guest agent's virtio-serial port
+		"qemu_fw_cfg",    // per-instance env in the fw_cfg entry opt/tinyboot/env
 	}
 	if s.Persistent != nil {
 		mods = append(mods, s.Persistent.FS)
