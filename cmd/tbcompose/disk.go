@@ -40,6 +40,9 @@ type diskCreateOptions struct {
 	size  string
 	fs    string
 	force bool
+	// cidata makes a NoCloud drive from this env file instead (cidata.go).
+	cidata               string
+	hostname, instanceID string
 }
 
 func newDiskCmd() *cobra.Command {
@@ -69,6 +72,7 @@ their timestamps), btrfs images are not (mkfs.btrfs has random ids).`,
 	f.StringVar(&o.size, "size", "256M", "image size, in bytes or with a K, M or G suffix (powers of 1024)")
 	f.StringVar(&o.fs, "fs", "btrfs", "filesystem: btrfs or ext4")
 	f.BoolVar(&o.force, "force", false, "overwrite FILE if it exists")
+	addCidataFlags(f, o)
 	disk.AddCommand(create)
 	return disk
 }
@@ -123,6 +127,9 @@ func (o *diskCreateOptions) check() (diskFS, int64, error) {
 }
 
 func (o *diskCreateOptions) create(path string) error {
+	if o.cidata != "" {
+		return o.createCidata(path)
+	}
 	fsys, size, err := o.check()
 	if err != nil {
 		return withCode(exitUsage, err)
