@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -324,7 +323,7 @@ func compareReplies(t *testing.T, ex exchange, got, want []reply) {
 		if err := json.Unmarshal([]byte(want[i].JSON), &w); err != nil {
 			t.Fatalf("recorded reply %d %q: %v", i, want[i].JSON, err)
 		}
-		if gk, wk := keys(g), keys(w); !reflect.DeepEqual(gk, wk) {
+		if gk, wk := sortedKeys(g), sortedKeys(w); !reflect.DeepEqual(gk, wk) {
 			t.Errorf("reply %d: members %v, qemu-ga %v (%s vs %s)", i, gk, wk, got[i].JSON, want[i].JSON)
 			continue
 		}
@@ -381,7 +380,7 @@ func subShape(path string, got, want any) string {
 		if !ok {
 			return fmt.Sprintf("%s: %T, qemu-ga an object", path, got)
 		}
-		for _, k := range keys(g) {
+		for _, k := range sortedKeys(g) {
 			wv, ok := w[k]
 			if !ok {
 				return fmt.Sprintf("%s: member %q that qemu-ga does not have", path, k)
@@ -424,13 +423,4 @@ func subShape(path string, got, want any) string {
 		}
 	}
 	return ""
-}
-
-func keys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

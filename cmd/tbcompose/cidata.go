@@ -1,9 +1,7 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 
 	"github.com/spf13/pflag"
@@ -21,15 +19,8 @@ func addCidataFlags(f *pflag.FlagSet, o *diskCreateOptions) {
 
 // createCidata writes a NoCloud drive at path.
 func (o *diskCreateOptions) createCidata(path string) error {
-	if fi, err := os.Lstat(path); err == nil {
-		if !o.force {
-			return withCode(exitInvalid, fmt.Errorf("%s already exists; pass --force to overwrite it", path))
-		}
-		if !fi.Mode().IsRegular() {
-			return withCode(exitInvalid, fmt.Errorf("%s is not a regular file; refusing to replace it", path))
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return withCode(exitInvalid, fmt.Errorf("disk create: %w", err))
+	if err := mayCreate(path, o.force); err != nil {
+		return err
 	}
 	env, err := readEnvFile(o.cidata)
 	if err != nil {

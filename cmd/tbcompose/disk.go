@@ -134,15 +134,8 @@ func (o *diskCreateOptions) create(path string) error {
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
-	if fi, err := os.Lstat(path); err == nil {
-		if !o.force {
-			return withCode(exitInvalid, fmt.Errorf("%s already exists; pass --force to overwrite it", path))
-		}
-		if !fi.Mode().IsRegular() {
-			return withCode(exitInvalid, fmt.Errorf("%s is not a regular file; refusing to replace it", path))
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return withCode(exitInvalid, fmt.Errorf("disk create: %w", err))
+	if err := mayCreate(path, o.force); err != nil {
+		return err
 	}
 	tool, err := findSbinTool(fsys.tool, fsys.pkg)
 	if err != nil {
@@ -150,6 +143,22 @@ func (o *diskCreateOptions) create(path string) error {
 	}
 	if err := makeVolume(path, tool, o.fs, o.label, size, o.force); err != nil {
 		return withCode(exitInvalid, err)
+	}
+	return nil
+}
+
+// mayCreate refuses an existing path unless force, and anything but a
+// regular file even then.
+func mayCreate(path string, force bool) error {
+	if fi, err := os.Lstat(path); err == nil {
+		if !force {
+			return withCode(exitInvalid, fmt.Errorf("%s already exists; pass --force to overwrite it", path))
+		}
+		if !fi.Mode().IsRegular() {
+			return withCode(exitInvalid, fmt.Errorf("%s is not a regular file; refusing to replace it", path))
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return withCode(exitInvalid, fmt.Errorf("disk create: %w", err))
 	}
 	return nil
 }
