@@ -55,29 +55,43 @@ func FindPort(ctx context.Context, name string, wait time.Duration) (string, err
 
 // Listen finds the guest agent port and serves the protocol on it until
 // ctx ends. No port (a machine started without the channel) is not an
-// error: it returns nil at once after wait.
+// error: it returns nil at once after wait. A failing port is opened
+// again after a pause: the agent must not go deaf for the rest of the
+// boot because of one bad read.
 func Listen(ctx context.Context, s *Server, wait time.Duration) error {
 	dev, err := FindPort(ctx, PortName, wait)
 	if err != nil || dev == "" {
 		return err
 	}
+	s.logf("qga: answering on %s (%s)", dev, PortName)
+	for {
+		err := serveDevice(ctx, s, dev)
+		if ctx.Err() != nil {
+			return nil
+		}
+		s.logf("qga: %s: %v; opening it again in %s", dev, err, reopenWait)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(reopenWait):
+		}
+	}
+}
+
+// reopenWait is the pause before a failed port is opened again.
+const reopenWait = 5 * time.Second
+
+func serveDevice(ctx context.Context, s *Server, dev string) error {
 	// O_RDWR on a virtio port: reads return 0 while no host is
 	// connected, which Serve answers by waiting and reading again.
 	f, err := os.OpenFile(dev, os.O_RDWR, 0)
 	if err != nil {
-		return fmt.Errorf("open %s: %w", dev, err)
+		return fmt.Errorf("open: %w", err)
 	}
 	defer f.Close()
-	go func() {
-		<-ctx.Done()
-		f.Close() // unblocks the read
-	}()
-	s.logf("qga: answering on %s (%s)", dev, PortName)
-	err = s.Serve(ctx, f, 250*time.Millisecond)
-	if ctx.Err() != nil {
-		return nil
-	}
-	return err
+	stop := context.AfterFunc(ctx, func() { f.Close() }) // unblocks the read
+	defer stop()
+	return s.Serve(ctx, f, 250*time.Millisecond)
 }
 
 // Linux is the Host of a tinyboot machine.
