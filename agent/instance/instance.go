@@ -1,5 +1,5 @@
 // Package instance reads what an engine hands one machine of an image:
-// a cloud-init NoCloud drive (a small ISO9660 volume labelled cidata with
+// a cloud-init NoCloud drive (a small ISO9660 or vfat volume labelled cidata with
 // meta-data and user-data) and the QEMU fw_cfg entry opt/tinyboot/env.
 // Values are secrets as far as this package knows: they are returned,
 // never logged, never written anywhere; errors name lines and keys only.

@@ -27,8 +27,8 @@ const mountDir = "/run/tinyboot-cidata"
 func Load(ctx context.Context) (Data, error) {
 	var d Data
 	var errs []error
-	if dev := findNoCloud(); dev != "" {
-		if err := readNoCloud(dev, &d); err != nil {
+	if dev, fstype := findNoCloud(); dev != "" {
+		if err := readNoCloud(dev, fstype, &d); err != nil {
 			errs = append(errs, fmt.Errorf("nocloud %s: %w", dev, err))
 		}
 	}
@@ -45,12 +45,12 @@ func Load(ctx context.Context) (Data, error) {
 	return d, errors.Join(errs...)
 }
 
-// findNoCloud returns the first block device (by name) whose iso9660
-// volume is labelled cidata.
-func findNoCloud() string {
+// findNoCloud returns the first block device (by name) whose iso9660 or
+// vfat volume is labelled cidata, and its filesystem type.
+func findNoCloud() (dev, fstype string) {
 	ents, err := os.ReadDir("/sys/class/block")
 	if err != nil {
-		return ""
+		return "", ""
 	}
 	var names []string
 	for _, e := range ents {
@@ -59,19 +59,25 @@ func findNoCloud() string {
 	sort.Strings(names)
 	for _, n := range names {
 		info, err := blkid.ProbeFile("/dev/" + n)
-		if err == nil && info.Type == blkid.ISO9660 && strings.EqualFold(info.Label, Label) {
-			return "/dev/" + n
+		if err == nil && (info.Type == blkid.ISO9660 || info.Type == blkid.VFAT) && strings.EqualFold(info.Label, Label) {
+			return "/dev/" + n, info.Type
 		}
 	}
-	return ""
+	return "", ""
 }
 
-func readNoCloud(dev string, d *Data) (err error) {
+func readNoCloud(dev, fstype string, d *Data) (err error) {
 	if err := os.MkdirAll(mountDir, 0o700); err != nil {
 		return err
 	}
 	defer os.Remove(mountDir)
-	if err := unix.Mount(dev, mountDir, blkid.ISO9660, unix.MS_RDONLY|unix.MS_NOEXEC|unix.MS_NOSUID|unix.MS_NODEV, ""); err != nil {
+	data := ""
+	if fstype == blkid.VFAT {
+		// Named, not the kernel's defaults: the base modules ship exactly
+		// these two character sets.
+		data = "codepage=437,iocharset=ascii"
+	}
+	if err := unix.Mount(dev, mountDir, fstype, unix.MS_RDONLY|unix.MS_NOEXEC|unix.MS_NOSUID|unix.MS_NODEV, data); err != nil {
 		return fmt.Errorf("mount: %w", err)
 	}
 	defer func() {
