@@ -4,20 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"log"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
-
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/tinyboot/tinyboot/compose/containerdisk"
 	"github.com/tinyboot/tinyboot/internal/qemu"
+	"github.com/tinyboot/tinyboot/internal/registrytest"
 	"github.com/tinyboot/tinyboot/spec"
 )
 
@@ -57,23 +50,13 @@ func TestContainerDiskBoots(t *testing.T) {
 		t.Fatalf("two containerDisks of the same ISO: %s and %s", digests[0], digests[1])
 	}
 
-	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	defer srv.Close()
-	ref, err := name.ParseReference(strings.TrimPrefix(srv.URL, "http://")+"/tinyboot/hello:e2e", name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ref := registrytest.Ref(t, registrytest.Serve(t)+"/tinyboot/hello:e2e")
 	img, err := containerdisk.Image(iso, "hello", "amd64")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := remote.Write(ref, img); err != nil {
-		t.Fatal(err)
-	}
-	pulled, err := remote.Image(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
+	registrytest.Push(t, ref, img)
+	pulled := registrytest.Pull(t, ref)
 	if d, _ := pulled.Digest(); d.String() != digests[0] {
 		t.Errorf("pulled digest %s, built %s", d, digests[0])
 	}

@@ -3,18 +3,13 @@ package main
 import (
 	"bytes"
 	"io"
-	"log"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-
 	"github.com/tinyboot/tinyboot/compose/containerdisk"
+	"github.com/tinyboot/tinyboot/internal/registrytest"
 )
 
 // TestPushAndArchive pushes an ISO to an in-process registry, pulls it
@@ -28,9 +23,7 @@ func TestPushAndArchive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	defer srv.Close()
-	host := strings.TrimPrefix(srv.URL, "http://")
+	host := registrytest.Serve(t)
 	t.Setenv("DOCKER_CONFIG", dir) // no credentials: anonymous
 
 	var out bytes.Buffer
@@ -44,14 +37,7 @@ func TestPushAndArchive(t *testing.T) {
 	if !strings.HasPrefix(printed, host+"/tinyboot/hello@sha256:") {
 		t.Fatalf("push printed %q, want REPO@sha256:...", printed)
 	}
-	ref, err := name.ParseReference(host+"/tinyboot/hello:v1", name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := remote.Image(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := registrytest.Pull(t, registrytest.Ref(t, host+"/tinyboot/hello:v1"))
 	h, got, err := containerdisk.ReadDisk(img)
 	if err != nil {
 		t.Fatal(err)

@@ -5,16 +5,12 @@ import (
 	"bytes"
 	"crypto/rand"
 	"io"
-	"log"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/tinyboot/tinyboot/internal/registrytest"
 )
 
 // fakeISO writes random bytes standing in for an ISO (the layer does not
@@ -125,23 +121,13 @@ func TestReproducible(t *testing.T) {
 // TestPushPull goes through go-containerregistry's in-process registry.
 func TestPushPull(t *testing.T) {
 	iso, want := fakeISO(t, 2<<20)
-	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	defer srv.Close()
-	ref, err := name.ParseReference(strings.TrimPrefix(srv.URL, "http://")+"/tinyboot/hello:v1", name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ref := registrytest.Ref(t, registrytest.Serve(t)+"/tinyboot/hello:v1")
 	img, err := Image(iso, "hello", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := remote.Write(ref, img); err != nil {
-		t.Fatal(err)
-	}
-	pulled, err := remote.Image(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
+	registrytest.Push(t, ref, img)
+	pulled := registrytest.Pull(t, ref)
 	wd, _ := img.Digest()
 	gd, _ := pulled.Digest()
 	if wd != gd {
