@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tinyboot/tinyboot/agent/console"
+	"github.com/tinyboot/tinyboot/agent/instance"
 	"github.com/tinyboot/tinyboot/agent/sntp"
 	"github.com/tinyboot/tinyboot/spec/baked"
 )
@@ -40,6 +41,12 @@ type Deps struct {
 	// AfterModules, when set, runs once the modules are loaded: devices
 	// such as the watchdog exist from then on.
 	AfterModules func()
+	// GuestAgent, when set, answers the QEMU guest agent until ctx ends;
+	// it runs in the background once the modules are loaded.
+	GuestAgent func(ctx context.Context)
+	// Instance, when set, reads this machine's own configuration (NoCloud
+	// drive, fw_cfg) before the app starts.
+	Instance func(ctx context.Context) (instance.Data, error)
 }
 
 // Periodic clock correction interval once the app runs.
@@ -60,6 +67,9 @@ type agent struct {
 	net         Network
 	isoMounted  bool
 	persMounted bool
+	// instanceEnv is the machine's own env, over app.env; held in memory
+	// only.
+	instanceEnv map[string]string
 
 	bgCancel context.CancelFunc
 	bgWG     sync.WaitGroup
@@ -111,6 +121,9 @@ func (a *agent) boot(ctx context.Context) (act Action, ok bool) {
 	if a.deps.AfterModules != nil {
 		a.deps.AfterModules()
 	}
+	if a.deps.GuestAgent != nil {
+		a.background(func() { a.deps.GuestAgent(ctx) })
+	}
 
 	// DHCP runs while storage is searched: both mostly wait.
 	netStart := a.clock.Now()
@@ -139,6 +152,7 @@ func (a *agent) boot(ctx context.Context) (act Action, ok bool) {
 		return PowerOff, false
 	}
 	dStor := a.clock.Now().Sub(t)
+	a.loadInstance(ctx)
 
 	dNet := a.waitNetwork(netStart, boundAt)
 	t = a.clock.Now()

@@ -117,8 +117,9 @@ func (a *agent) stopApp(pid int, exited <-chan ExitStatus) {
 }
 
 // appEnv is PATH, HOME, USER, LOGNAME, TZ (see userEnv), the tinyboot
-// mount variables and then the app's env, which may override any of
-// them, sorted so the app sees the same environment on every boot.
+// mount variables, then the app's env and the machine's own env over it
+// (either may override any of the rest), sorted so the app sees the same
+// environment on every boot.
 func (a *agent) appEnv() []string {
 	env := map[string]string{"PATH": defaultPath}
 	a.userEnv(env)
@@ -129,6 +130,9 @@ func (a *agent) appEnv() []string {
 		env["TINYBOOT_PERSISTENT"] = baked.PersistentMount
 	}
 	for k, v := range a.cfg.App.Env {
+		env[k] = v
+	}
+	for k, v := range a.instanceEnv {
 		env[k] = v
 	}
 	out := make([]string, 0, len(env))

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tinyboot/tinyboot/agent/acpi"
 	"github.com/tinyboot/tinyboot/agent/console"
+	"github.com/tinyboot/tinyboot/agent/instance"
 	"github.com/tinyboot/tinyboot/agent/netconf"
 	"github.com/tinyboot/tinyboot/agent/sntp"
 	"github.com/tinyboot/tinyboot/spec/baked"
@@ -55,7 +56,11 @@ func Main() {
 	sys := NewLinux(sigchld)
 
 	events := make(chan Event, 8)
-	send := func(e Event) {
+	var send func(Event)
+	ga := newGuestAgent(log, &send)
+	send = func(e Event) {
+		// A frozen /persistent would block the app's last writes.
+		ga.ThawAll("shutdown requested")
 		select {
 		case events <- e:
 		default: // a shutdown is already queued
@@ -103,6 +108,8 @@ func Main() {
 		SNTP: func(ctx context.Context, servers []string) (sntp.Result, error) {
 			return sntp.First(ctx, servers, time.Now)
 		},
+		GuestAgent: func(ctx context.Context) { serveGuestAgent(ctx, log, ga) },
+		Instance:   instance.Load,
 	})
 	// Only reached if reboot(2) failed: PID 1 must not exit.
 	hang()

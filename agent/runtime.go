@@ -117,17 +117,7 @@ func containsString(list []string, s string) bool {
 // owned by it. Failures are logged: the app may well run without them.
 func (a *agent) setupEtc() {
 	u := userOf(a.cfg)
-	files := etcFiles(a.cfg.Hostname, u)
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		if err := a.sys.WriteFile(n, []byte(files[n]), 0o644); err != nil {
-			a.log.Printf("etc: %v", err)
-		}
-	}
+	a.writeEtc(a.cfg.Hostname)
 	if u.uid != 0 {
 		// /home first, open to all: MkdirAll would give it the 0700 of the
 		// home itself, which the user could then not get through.
@@ -137,6 +127,23 @@ func (a *agent) setupEtc() {
 			a.log.Printf("etc: home %s: %v", u.home, err)
 		} else if err := a.sys.Chown(u.home, int(u.uid), int(u.gid)); err != nil {
 			a.log.Printf("etc: home %s: %v", u.home, err)
+		}
+	}
+}
+
+// writeEtc writes /etc/hosts, passwd, group and nsswitch.conf for the
+// hostname; it runs again when the instance's own configuration renames
+// the machine, so that /etc/hosts names the hostname it really has.
+func (a *agent) writeEtc(hostname string) {
+	files := etcFiles(hostname, userOf(a.cfg))
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if err := a.sys.WriteFile(n, []byte(files[n]), 0o644); err != nil {
+			a.log.Printf("etc: %v", err)
 		}
 	}
 }

@@ -55,6 +55,9 @@ func BaseModules(s *spec.Spec) []string {
 		"virtio_blk", "sd_mod", "nvme",
 		"xhci_pci", "usb_storage", "uas",
 		"button",
+		"virtio_console",                 // the guest agent's virtio-serial port
+		"qemu_fw_cfg",                    // per-instance env in the fw_cfg entry opt/tinyboot/env
+		"vfat", "nls_cp437", "nls_ascii", // NoCloud drives made as vfat (codepage, iocharset)
 	}
 	if s.Persistent != nil {
 		mods = append(mods, s.Persistent.FS)

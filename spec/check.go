@@ -133,6 +133,7 @@ func (c *checker) app() {
 		c.warnf("/app/stop_timeout", "use a short duration such as 1s to stop quickly",
 			"0 means the default, %s", DefaultStopTimeout)
 	}
+	c.secretEnv()
 }
 
 // checkELF checks that a prebuilt app can run on the image: a static

@@ -36,6 +36,7 @@ type runOptions struct {
 	noReboot   bool
 	printCmd   bool
 	consoleLog string
+	envFile    string // passed as fw_cfg opt/tinyboot/env (envfile.go)
 }
 
 func newRunCmd() *cobra.Command {
@@ -86,6 +87,7 @@ Exit codes:
 	f.BoolVar(&o.noReboot, "no-reboot", false, "exit (code 3) instead of restarting when the guest reboots")
 	f.BoolVar(&o.printCmd, "print-cmd", false, "print the qemu command line and exit without booting")
 	f.StringVar(&o.consoleLog, "console-log", "", "also write the serial console to FILE")
+	f.StringVar(&o.envFile, "env-file", "", "give the app the KEY=VALUE lines of FILE, over app.env, through fw_cfg (never baked into the image)")
 	cmd.MarkFlagsMutuallyExclusive("cdrom", "usb", "raw")
 	return cmd
 }
@@ -128,6 +130,9 @@ func (o *runOptions) config() (qemu.Config, error) {
 		} else if !fi.Mode().IsRegular() {
 			return cfg, fmt.Errorf("--disk %s: not a regular file", d)
 		}
+	}
+	if err := o.addEnvFile(&cfg); err != nil {
+		return cfg, err
 	}
 	return cfg, nil
 }
