@@ -91,16 +91,15 @@ func parseSignature(der []byte) (*Signature, error) {
 	if err != nil {
 		return nil, err
 	}
-	sd, err := expect(sdw[0].full, tagSequence, 4, "SignedData")
-	if err != nil {
-		return nil, err
-	}
-	encap, err := expect(sd[2].full, tagSequence, 2, "SignedData content")
+	s, encap, err := parseSignedData(sdw[0].full)
 	if err != nil {
 		return nil, err
 	}
 	if o, err := parseOID(encap[0]); err != nil || !o.Equal(oidSpcIndirectData) {
 		return nil, errors.New("signed content is not SpcIndirectDataContent")
+	}
+	if len(encap) < 2 {
+		return nil, errors.New("SignedData carries no SpcIndirectDataContent")
 	}
 	spcw, err := expect(encap[1].full, tagContext0, 1, "SpcIndirectDataContent")
 	if err != nil {
@@ -122,18 +121,32 @@ func parseSignature(der []byte) (*Signature, error) {
 	if di[1].tag != tagOctetString {
 		return nil, errors.New("DigestInfo digest is not an OCTET STRING")
 	}
-	s := &Signature{Digest: di[1].contents, content: spcw[0].contents}
+	s.Digest, s.content = di[1].contents, spcw[0].contents
+	return s, nil
+}
 
+// parseSignedData decodes a DER SignedData: its certificates and first
+// SignerInfo, and the elements of its encapsulated ContentInfo.
+func parseSignedData(der []byte) (*Signature, []element, error) {
+	sd, err := expect(der, tagSequence, 4, "SignedData")
+	if err != nil {
+		return nil, nil, err
+	}
+	encap, err := expect(sd[2].full, tagSequence, 1, "SignedData content")
+	if err != nil {
+		return nil, nil, err
+	}
+	s := &Signature{}
 	rest := sd[3:]
 	if rest[0].tag == tagContext0 {
 		certs, err := rest[0].children()
 		if err != nil {
-			return nil, fmt.Errorf("certificates: %w", err)
+			return nil, nil, fmt.Errorf("certificates: %w", err)
 		}
 		for _, c := range certs {
 			cert, err := x509.ParseCertificate(c.full)
 			if err != nil {
-				return nil, fmt.Errorf("certificate: %w", err)
+				return nil, nil, fmt.Errorf("certificate: %w", err)
 			}
 			s.Certificates = append(s.Certificates, cert)
 		}
@@ -143,23 +156,23 @@ func parseSignature(der []byte) (*Signature, error) {
 		rest = rest[1:]
 	}
 	if len(rest) == 0 {
-		return nil, errors.New("SignedData has no SignerInfos")
+		return nil, nil, errors.New("SignedData has no SignerInfos")
 	}
 	signers, err := expect(rest[0].full, tagSet, 1, "SignerInfos")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	si, err := expect(signers[0].full, tagSequence, 5, "SignerInfo")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ias, err := expect(si[1].full, tagSequence, 2, "issuerAndSerialNumber")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	s.Serial = new(big.Int)
 	if _, err := asn1.Unmarshal(ias[1].full, &s.Serial); err != nil {
-		return nil, fmt.Errorf("signer serial: %w", err)
+		return nil, nil, fmt.Errorf("signer serial: %w", err)
 	}
 	s.Issuer = nameString(ias[0].full)
 	for _, c := range s.Certificates {
@@ -172,17 +185,17 @@ func parseSignature(der []byte) (*Signature, error) {
 		s.signedAttrs = append([]byte{tagSet}, si[i].full[1:]...)
 		attrs, err := si[i].children()
 		if err != nil {
-			return nil, fmt.Errorf("authenticated attributes: %w", err)
+			return nil, nil, fmt.Errorf("authenticated attributes: %w", err)
 		}
 		for _, a := range attrs {
 			kv, err := a.children()
 			if err != nil || len(kv) != 2 {
-				return nil, errors.New("malformed authenticated attribute")
+				return nil, nil, errors.New("malformed authenticated attribute")
 			}
 			if o, _ := parseOID(kv[0]); o.Equal(oidMessageDigest) {
 				v, err := kv[1].children()
 				if err != nil || len(v) != 1 || v[0].tag != tagOctetString {
-					return nil, errors.New("malformed messageDigest attribute")
+					return nil, nil, errors.New("malformed messageDigest attribute")
 				}
 				s.messageDig = v[0].contents
 			}
@@ -190,10 +203,10 @@ func parseSignature(der []byte) (*Signature, error) {
 		i++
 	}
 	if len(si) < i+2 || si[i+1].tag != tagOctetString {
-		return nil, errors.New("SignerInfo has no signature")
+		return nil, nil, errors.New("SignerInfo has no signature")
 	}
 	s.sig = si[i+1].contents
-	return s, nil
+	return s, encap, nil
 }
 
 // nameString renders a DER distinguished name for people.
@@ -255,4 +268,29 @@ func (s *Signature) verify(trusted *x509.Certificate) error {
 		return fmt.Errorf("signature does not verify: %w", err)
 	}
 	return nil
+}
+
+// VerifyDetached checks that p7, a DER SignedData (with or without its
+// ContentInfo wrapper) whose content is left out, signs data and was made
+// by cert or a certificate cert issued: how firmware checks an
+// authenticated variable write.
+func VerifyDetached(p7, data []byte, cert *x509.Certificate) error {
+	if ci, err := expect(p7, tagSequence, 2, "ContentInfo"); err == nil {
+		if o, err := parseOID(ci[0]); err == nil && o.Equal(oidSignedData) {
+			inner, err := expect(ci[1].full, tagContext0, 1, "SignedData")
+			if err != nil {
+				return err
+			}
+			p7 = inner[0].full
+		}
+	}
+	s, encap, err := parseSignedData(p7)
+	if err != nil {
+		return err
+	}
+	if len(encap) > 1 {
+		return errors.New("signature is not detached: it carries its content")
+	}
+	s.content = data
+	return s.verify(cert)
 }
