@@ -35,6 +35,9 @@ type Deps struct {
 	StartNetwork func(ctx context.Context, hostname string) (Network, error)
 	// SNTP asks the servers for the time.
 	SNTP func(ctx context.Context, servers []string) (sntp.Result, error)
+	// SecureBoot reports the firmware's Secure Boot state, logged at
+	// boot; nil logs nothing.
+	SecureBoot func() string
 }
 
 // Periodic clock correction interval once the app runs.
@@ -94,6 +97,10 @@ func (a *agent) boot(ctx context.Context) (act Action, ok bool) {
 		if err := a.sys.SetHostname(cfg.Hostname); err != nil {
 			a.log.Printf("hostname: %v", err)
 		}
+	}
+
+	if a.deps.SecureBoot != nil {
+		a.log.Printf("secure boot: %s", a.deps.SecureBoot())
 	}
 
 	t := a.clock.Now()

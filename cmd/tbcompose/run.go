@@ -36,6 +36,7 @@ type runOptions struct {
 	noReboot   bool
 	printCmd   bool
 	consoleLog string
+	secureBoot string
 }
 
 func newRunCmd() *cobra.Command {
@@ -86,7 +87,9 @@ Exit codes:
 	f.BoolVar(&o.noReboot, "no-reboot", false, "exit (code 3) instead of restarting when the guest reboots")
 	f.BoolVar(&o.printCmd, "print-cmd", false, "print the qemu command line and exit without booting")
 	f.StringVar(&o.consoleLog, "console-log", "", "also write the serial console to FILE")
+	f.StringVar(&o.secureBoot, "secure-boot", "", "boot OVMF's Secure Boot build with the key set in DIR enrolled (see tbcompose keys)")
 	cmd.MarkFlagsMutuallyExclusive("cdrom", "usb", "raw")
+	cmd.MarkFlagsMutuallyExclusive("firmware", "secure-boot")
 	return cmd
 }
 
@@ -154,7 +157,13 @@ func (o *runOptions) run(cmd *cobra.Command, target string) error {
 		}
 		return withCode(exitInvalid, err)
 	}
-	if cfg.Firmware, err = qemu.FindFirmware(o.firmware); err != nil {
+	if o.secureBoot != "" {
+		var cleanup func()
+		if cfg, cleanup, err = secureBootConfig(cfg, o.secureBoot); err != nil {
+			return withCode(exitInvalid, err)
+		}
+		defer cleanup()
+	} else if cfg.Firmware, err = qemu.FindFirmware(o.firmware); err != nil {
 		return withCode(exitInvalid, err)
 	}
 	stderr := cmd.ErrOrStderr()

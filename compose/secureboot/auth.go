@@ -2,6 +2,7 @@ package secureboot
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -106,4 +107,21 @@ func ParseAuth(name string, vendor GUID, b []byte) (*Update, error) {
 		Signature: b[efiTimeSize+winCertUEFIGUIDSize : efiTimeSize+n],
 		Data:      b[efiTimeSize+n:],
 	}, nil
+}
+
+// EFITime returns the update's time stamp as an EFI_TIME.
+func (u *Update) EFITime() [16]byte {
+	var t [16]byte
+	copy(t[:], efiTime(u.Time))
+	return t
+}
+
+// Verify checks the update's signature against a parent certificate
+// (DER), as firmware does before applying it.
+func (u *Update) Verify(parentDER []byte) error {
+	cert, err := x509.ParseCertificate(parentDER)
+	if err != nil {
+		return fmt.Errorf("parent certificate: %w", err)
+	}
+	return authenticode.VerifyDetached(u.Signature, u.signedPayload(), cert)
 }
