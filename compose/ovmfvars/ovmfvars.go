@@ -88,11 +88,10 @@ func Parse(b []byte) (*Store, error) {
 	s := &Store{b: bytes.Clone(b), storeOff: off, storeEnd: off + size}
 	s.free = s.storeOff + storeHeaderSize
 	for {
-		v, next, ok := s.at(s.free)
+		_, next, ok := s.at(s.free)
 		if !ok {
 			break
 		}
-		_ = v
 		s.free = next
 	}
 	return s, nil
@@ -153,7 +152,7 @@ func (s *Store) Get(name string, vendor secureboot.GUID) (Variable, bool) {
 // Set marks any live name/vendor deleted and appends the new value, as
 // the firmware's own variable driver does.
 func (s *Store) Set(name string, vendor secureboot.GUID, attrs uint32, timeStamp [16]byte, data []byte) error {
-	nameBytes := append(utf16(name), 0, 0)
+	nameBytes := append(secureboot.UTF16(name), 0, 0)
 	need := varHeaderSize + len(nameBytes) + len(data)
 	if s.free+need > s.storeEnd {
 		return fmt.Errorf("variable store is full: %s needs %d bytes, %d free", name, need, s.storeEnd-s.free)
@@ -223,14 +222,6 @@ func (s *Store) Enroll(dir string) error {
 		return err
 	}
 	return s.Set("CustomMode", customModeGUID, secureboot.AttrNonVolatile|secureboot.AttrBootserviceAccess, [16]byte{}, []byte{0})
-}
-
-func utf16(s string) []byte {
-	var b []byte
-	for _, r := range s {
-		b = binary.LittleEndian.AppendUint16(b, uint16(r))
-	}
-	return b
 }
 
 func alignUp(v, a int) int { return (v + a - 1) &^ (a - 1) }

@@ -50,7 +50,7 @@ type Update struct {
 // name (UTF-16, no terminator), vendor GUID, attributes, time, data.
 func (u *Update) signedPayload() []byte {
 	var b bytes.Buffer
-	b.Write(utf16(u.Name))
+	b.Write(UTF16(u.Name))
 	b.Write(u.Vendor[:])
 	binary.Write(&b, binary.LittleEndian, u.Attributes)
 	b.Write(efiTime(u.Time))

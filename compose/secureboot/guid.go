@@ -72,8 +72,9 @@ const (
 	AttrsAuthenticated = AttrNonVolatile | AttrBootserviceAccess | AttrRuntimeAccess | AttrTimeBasedAuthWrite
 )
 
-// utf16 encodes an ASCII variable name as UTF-16LE without a terminator.
-func utf16(s string) []byte {
+// UTF16 encodes a variable name (ASCII, as all UEFI names are) as
+// UTF-16LE without a terminator.
+func UTF16(s string) []byte {
 	var b []byte
 	for _, r := range s {
 		b = binary.LittleEndian.AppendUint16(b, uint16(r))
