@@ -162,7 +162,12 @@ func (o *runOptions) run(cmd *cobra.Command, target string) error {
 		if cfg, cleanup, err = secureBootConfig(cfg, o.secureBoot); err != nil {
 			return withCode(exitInvalid, err)
 		}
-		defer cleanup()
+		if o.printCmd {
+			// The printed command needs the enrolled store after we exit.
+			fmt.Fprintf(cmd.ErrOrStderr(), "tbcompose: enrolled variable store %s is kept for this command\n", cfg.Firmware.Vars)
+		} else {
+			defer cleanup()
+		}
 	} else if cfg.Firmware, err = qemu.FindFirmware(o.firmware); err != nil {
 		return withCode(exitInvalid, err)
 	}
