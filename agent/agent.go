@@ -99,13 +99,13 @@ func (a *agent) boot(ctx context.Context) (act Action, ok bool) {
 		}
 	}
 
-	if a.deps.SecureBoot != nil {
-		a.log.Printf("secure boot: %s", a.deps.SecureBoot())
-	}
-
 	t := a.clock.Now()
 	loadModules(a.sys, a.log, a.clock, cfg.KernelVersion, cfg.Modules)
 	dMod := a.clock.Now().Sub(t)
+	// After the modules, so efivarfs is there when the image has it.
+	if a.deps.SecureBoot != nil {
+		a.log.Printf("secure boot: %s", a.deps.SecureBoot())
+	}
 
 	// DHCP runs while storage is searched: both mostly wait.
 	netStart := a.clock.Now()

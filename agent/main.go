@@ -89,7 +89,7 @@ func Main() {
 		SNTP: func(ctx context.Context, servers []string) (sntp.Result, error) {
 			return sntp.First(ctx, servers, time.Now)
 		},
-		SecureBoot: func() string { return secureBootState(sys, efiVarsDir) },
+		SecureBoot: func() string { return secureBootState(sys, efiVarsDir, bootParams) },
 	})
 	// Only reached if reboot(2) failed: PID 1 must not exit.
 	hang()

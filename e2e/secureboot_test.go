@@ -97,8 +97,8 @@ func TestSecureBoot(t *testing.T) {
 	t.Run("signed boots with Secure Boot", func(t *testing.T) {
 		m, port := bootExample(t, fw.Code, vars, signed, true)
 		ctx := context.Background()
-		m.Expect(ctx, `tinyboot: .*secure boot: enabled`, bootWait)
 		mods := m.Expect(ctx, `tinyboot: .*modules: loaded \d+ of \d+`, bootWait)
+		m.Expect(ctx, `tinyboot: .*secure boot: enabled`, bootWait)
 		m.Expect(ctx, `hello: listening on :8080`, bootWait)
 		if page := httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/", port)); !bytes.Contains(page, []byte("hello from tinyboot")) {
 			t.Errorf("GET / lacks the greeting:\n%s", page)
