@@ -8,16 +8,27 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
+
 	"github.com/tinyboot/tinyboot/compose/ovmfvars"
 	"github.com/tinyboot/tinyboot/compose/secureboot"
 	"github.com/tinyboot/tinyboot/internal/qemu"
 )
 
-// execKeys runs `keys ARGS...` on a fresh command and returns stdout and
-// the exit code main would use.
+// execKeys runs `keys ARGS...` and returns its output and error message
+// together, and the exit code main would use.
 func execKeys(t *testing.T, args ...string) (string, int) {
 	t.Helper()
-	cmd := newKeysCmd()
+	out, code, err := execCommand(newKeysCmd(), args...)
+	if err != nil {
+		out += err.Error()
+	}
+	return out, code
+}
+
+// execCommand runs cmd with args and returns stdout, the exit code main
+// would use, and the error.
+func execCommand(cmd *cobra.Command, args ...string) (string, int, error) {
 	var out bytes.Buffer
 	cmd.SetArgs(args)
 	cmd.SetOut(&out)
@@ -27,11 +38,11 @@ func execKeys(t *testing.T, args ...string) (string, int) {
 	var ee *exitError
 	switch {
 	case err == nil:
-		return out.String(), exitOK
+		return out.String(), exitOK, nil
 	case errors.As(err, &ee):
-		return out.String() + ee.Error(), ee.code
+		return out.String(), ee.code, err
 	}
-	return err.Error(), exitUsage
+	return out.String(), exitUsage, err
 }
 
 func TestKeysCreateEnrollRun(t *testing.T) {

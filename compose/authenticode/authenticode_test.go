@@ -312,13 +312,7 @@ const realStub = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub"
 // and computes the digest it signed.
 func TestSbsigntool(t *testing.T) {
 	sbverify, sbsign := needTool(t, "sbverify"), needTool(t, "sbsign")
-	stub, err := os.ReadFile(realStub)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
+	stub := readStub(t)
 	keyPath, certPath, s := testPair(t, 2048, "db", time.Now().Add(-time.Hour))
 	_, otherCert, _ := testPair(t, 2048, "other", time.Now().Add(-time.Hour))
 	dir := t.TempDir()
@@ -379,4 +373,17 @@ func TestDigestIgnoresChecksum(t *testing.T) {
 	if bytes.Equal(da, sum[:]) {
 		t.Error("digest is the plain file hash")
 	}
+}
+
+// readStub reads systemd's UEFI stub, failing under CI when it is missing.
+func readStub(t *testing.T) []byte {
+	t.Helper()
+	stub, err := os.ReadFile(realStub)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%v (package systemd-boot-efi)", err)
+		}
+		t.Skip(err)
+	}
+	return stub
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tinyboot/tinyboot/compose/authenticode"
+	"github.com/tinyboot/tinyboot/internal/fsutil"
 )
 
 // KeyNames are the key pairs of a key set, parent first: PK signs the
@@ -91,7 +92,7 @@ func Create(dir, commonName string, now time.Time) error {
 		if strings.HasSuffix(name, ".key") {
 			mode = 0o600
 		}
-		if err := writeFile(filepath.Join(dir, name), data, mode); err != nil {
+		if err := fsutil.WriteFileAtomicMode(filepath.Join(dir, name), data, mode); err != nil {
 			return err
 		}
 	}
@@ -136,26 +137,4 @@ func newSigner(cn string, now time.Time) (*authenticode.Signer, error) {
 		return nil, err
 	}
 	return &authenticode.Signer{Key: key, Cert: cert}, nil
-}
-
-// writeFile writes data to p with mode through a temp file and a rename;
-// the temp file is created 0600, so a key is never readable by others.
-func writeFile(p string, data []byte, mode os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), p)
 }
