@@ -34,8 +34,8 @@ const (
 )
 
 // secureBootState reports whether the firmware booted with Secure Boot:
-// "enabled", "disabled", or "not UEFI" when the kernel was not started by
-// UEFI firmware. It reads the SecureBoot variable from efivarfs under
+// "enabled", "disabled", "not UEFI" when the kernel was not started by
+// UEFI firmware, or "unknown" when neither source below can be read. It reads the SecureBoot variable from efivarfs under
 // efiDir (mounting it there if need be), else the kernel's boot_params.
 func secureBootState(sys System, efiDir, bootParamsPath string) string {
 	if _, err := os.Stat(filepath.Dir(efiDir)); err != nil {
@@ -66,5 +66,5 @@ func secureBootState(sys System, efiDir, bootParamsPath string) string {
 			return "disabled"
 		}
 	}
-	return "disabled"
+	return "unknown (no efivarfs; add the efivarfs module to modules)"
 }
