@@ -47,6 +47,9 @@ type Deps struct {
 	// Instance, when set, reads this machine's own configuration (NoCloud
 	// drive, fw_cfg) before the app starts.
 	Instance func(ctx context.Context) (instance.Data, error)
+	// SecureBoot reports the firmware's Secure Boot state, logged at
+	// boot; nil logs nothing.
+	SecureBoot func() string
 }
 
 // Periodic clock correction interval once the app runs.
@@ -123,6 +126,10 @@ func (a *agent) boot(ctx context.Context) (act Action, ok bool) {
 	}
 	if a.deps.GuestAgent != nil {
 		a.background(func() { a.deps.GuestAgent(ctx) })
+	}
+	// After the modules, so efivarfs is there when the image has it.
+	if a.deps.SecureBoot != nil {
+		a.log.Printf("secure boot: %s", a.deps.SecureBoot())
 	}
 
 	// DHCP runs while storage is searched: both mostly wait.

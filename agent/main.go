@@ -110,6 +110,7 @@ func Main() {
 		},
 		GuestAgent: func(ctx context.Context) { serveGuestAgent(ctx, log, ga) },
 		Instance:   instance.Load,
+		SecureBoot: func() string { return secureBootState(sys, efiVarsDir, bootParams) },
 	})
 	// Only reached if reboot(2) failed: PID 1 must not exit.
 	hang()

@@ -14,6 +14,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
 
+	"github.com/tinyboot/tinyboot/compose/authenticode"
 	"github.com/tinyboot/tinyboot/compose/esp"
 	"github.com/tinyboot/tinyboot/compose/iso"
 	"github.com/tinyboot/tinyboot/compose/uki"
@@ -40,6 +41,8 @@ type Inspection struct {
 	Initramfs []InspectedFile `json:"initramfs"`
 	// Payload lists the ISO's files outside the boot image.
 	Payload []InspectedFile `json:"payload"`
+	// Signature is the UKI's Authenticode signature state.
+	Signature *authenticode.Summary `json:"signature,omitempty"`
 	// Spec is the baked spec the agent applies.
 	Spec *baked.Config `json:"spec,omitempty"`
 }
@@ -95,6 +98,9 @@ func Inspect(p string) (*Inspection, error) {
 		return nil, fmt.Errorf("%s: %w", p, err)
 	}
 	in.UKISize = int64(len(ukiImage))
+	if in.Signature, err = authenticode.Summarize(ukiImage); err != nil {
+		return nil, fmt.Errorf("%s: UKI signature: %w", p, err)
+	}
 	u, err := uki.Read(bytes.NewReader(ukiImage))
 	if err != nil {
 		return nil, fmt.Errorf("%s: UKI: %w", p, err)

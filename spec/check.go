@@ -58,6 +58,7 @@ func (c *checker) check() {
 	c.watchdog()
 	c.misc()
 	c.runtime()
+	c.secureBoot()
 }
 
 // kind of file system object a path must name.

@@ -47,6 +47,8 @@ type Spec struct {
 	// Timezone and Sysctl: see spec/runtime.go.
 	Timezone string            `yaml:"timezone,omitempty" json:"timezone,omitempty"`
 	Sysctl   map[string]string `yaml:"sysctl,omitempty" json:"sysctl,omitempty"`
+	// SecureBoot, when set, signs the UKI for UEFI Secure Boot.
+	SecureBoot *SecureBoot `yaml:"secure_boot,omitempty" json:"secure_boot,omitempty"`
 
 	// Path is the file the spec was loaded from ("" when loaded from
 	// memory). Dir is the directory relative paths are resolved against.
@@ -297,3 +299,12 @@ const (
 
 // DefaultNTP is used when time.ntp is not set at all.
 var DefaultNTP = []string{"pool.ntp.org"}
+
+// SecureBoot is the key the UKI is Authenticode-signed with: an
+// unencrypted PEM RSA private key (2048 to 4096 bits) and its PEM
+// certificate, the one enrolled in the firmware's db. Only the
+// certificate's hash and the signature reach the cache and the image.
+type SecureBoot struct {
+	Key  string `yaml:"key" json:"key"`
+	Cert string `yaml:"cert" json:"cert"`
+}

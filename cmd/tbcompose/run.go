@@ -37,6 +37,7 @@ type runOptions struct {
 	printCmd   bool
 	consoleLog string
 	envFile    string // passed as fw_cfg opt/tinyboot/env (envfile.go)
+	secureBoot string
 }
 
 func newRunCmd() *cobra.Command {
@@ -88,7 +89,9 @@ Exit codes:
 	f.BoolVar(&o.printCmd, "print-cmd", false, "print the qemu command line and exit without booting")
 	f.StringVar(&o.consoleLog, "console-log", "", "also write the serial console to FILE")
 	f.StringVar(&o.envFile, "env-file", "", "give the app the KEY=VALUE lines of FILE, over app.env, through fw_cfg (never baked into the image)")
+	f.StringVar(&o.secureBoot, "secure-boot", "", "boot OVMF's Secure Boot build with the key set in DIR enrolled (see tbcompose keys)")
 	cmd.MarkFlagsMutuallyExclusive("cdrom", "usb", "raw")
+	cmd.MarkFlagsMutuallyExclusive("firmware", "secure-boot")
 	return cmd
 }
 
@@ -159,7 +162,18 @@ func (o *runOptions) run(cmd *cobra.Command, target string) error {
 		}
 		return withCode(exitInvalid, err)
 	}
-	if cfg.Firmware, err = qemu.FindFirmware(o.firmware); err != nil {
+	if o.secureBoot != "" {
+		var cleanup func()
+		if cfg, cleanup, err = secureBootConfig(cfg, o.secureBoot); err != nil {
+			return withCode(exitInvalid, err)
+		}
+		if o.printCmd {
+			// The printed command needs the enrolled store after we exit.
+			fmt.Fprintf(cmd.ErrOrStderr(), "tbcompose: enrolled variable store %s is kept for this command\n", cfg.Firmware.Vars)
+		} else {
+			defer cleanup()
+		}
+	} else if cfg.Firmware, err = qemu.FindFirmware(o.firmware); err != nil {
 		return withCode(exitInvalid, err)
 	}
 	stderr := cmd.ErrOrStderr()
