@@ -212,7 +212,7 @@ func (l *layout) packCE() error {
 // record would be too long (NM, SL).
 func (l *layout) susp(n *node) (inline, cont []byte, err error) {
 	inline = append(pxEntry(n.mode(), n.nlink()), tfEntry(l.date)...)
-	cont = nmEntry(n.name)
+	cont = nmEntries(n.name)
 	if n.kind == kindSymlink {
 		sl, err := slEntries(n.target)
 		if err != nil {

@@ -70,9 +70,7 @@ func assignNames(d *node) error {
 		c := d.children[n]
 		base, ext := naturalName(n, c.kind == kindDir)
 		id := joinName(base, ext, c.kind == kindDir)
-		// Files and directories share one name space in a directory; the
-		// version suffix must not make FOO and FOO.;1 distinct.
-		key := strings.TrimSuffix(id, ";1")
+		key := nameKey(id)
 		if taken[key] {
 			losers = append(losers, c)
 			continue
@@ -87,7 +85,7 @@ func assignNames(d *node) error {
 			num := fmt.Sprint(i)
 			b := base[:min(len(base), 8-len(num))] + num
 			id := joinName(b, ext, c.kind == kindDir)
-			key := strings.TrimSuffix(id, ";1")
+			key := nameKey(id)
 			if !taken[key] {
 				taken[key], c.isoName, found = true, id, true
 			}
@@ -102,6 +100,13 @@ func assignNames(d *node) error {
 	}
 	sort.Slice(d.sorted, func(i, j int) bool { return isoLess(d.sorted[i].isoName, d.sorted[j].isoName) })
 	return nil
+}
+
+// nameKey is what must be unique in a directory: files and directories
+// share one name space, and readers that drop the version and an empty
+// extension must not see FOO and FOO.;1 as two names.
+func nameKey(id string) string {
+	return strings.TrimSuffix(strings.TrimSuffix(id, ";1"), ".")
 }
 
 // isoLess orders file identifiers as ECMA-119 9.3 requires: by name, then

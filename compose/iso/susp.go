@@ -18,8 +18,9 @@ const (
 
 	ceEntryLen = 28
 	// maxSLPart bounds one SL component record so an SL entry always fits
-	// in 255 bytes.
-	maxSLPart = 200
+	// in 255 bytes; maxNMPart does the same for NM.
+	maxSLPart = 248
+	maxNMPart = 250
 )
 
 // Mode bits as Rock Ridge PX stores them (POSIX st_mode).
@@ -81,7 +82,16 @@ func ceEntry(lba uint32, off, n int) []byte {
 	return suspEntry("CE", both32b(lba), both32b(uint32(off)), both32b(uint32(n)))
 }
 
-func nmEntry(name string) []byte { return suspEntry("NM", []byte{0}, []byte(name)) }
+// nmEntries encodes a name as NM entries, continued (flag 1) when it is
+// longer than one entry holds.
+func nmEntries(name string) []byte {
+	var out []byte
+	for len(name) > maxNMPart {
+		out = append(out, suspEntry("NM", []byte{1}, []byte(name[:maxNMPart]))...)
+		name = name[maxNMPart:]
+	}
+	return append(out, suspEntry("NM", []byte{0}, []byte(name))...)
+}
 
 // slEntries encodes a relative symlink target as one or more SL entries,
 // splitting long components (component flag 1) and long targets (entry
