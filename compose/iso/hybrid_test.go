@@ -201,10 +201,7 @@ func FuzzReaders(f *testing.F) {
 // pressure on this shared machine rather than report findings.
 func TestImageCorruptNoPanic(t *testing.T) {
 	dir := t.TempDir()
-	samplePayload(t, filepath.Join(dir, "src"), 0o644)
-	seed, err := os.ReadFile(build(t, dir, Options{VolumeID: "SEED", ESP: testESP(1), ModTime: epoch,
-		Files: []Entry{{Src: filepath.Join(dir, "src"), Dst: "/"}}}))
-	must(t, err)
+	seed := sampleImage(t, "SEED")
 	rng := rand.New(rand.NewSource(1))
 	p := filepath.Join(dir, "mutated.iso")
 	opened := 0

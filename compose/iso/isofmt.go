@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// ISO9660 constants (ECMA-119) used by the post-processing pass and the
+// ISO9660 constants (ECMA-119) used by the writer and the
 // reader.
 const (
 	sectorSize       = 2048
@@ -91,12 +91,6 @@ func recDateTime(t time.Time) []byte {
 	t = t.UTC()
 	return []byte{byte(t.Year() - 1900), byte(t.Month()), byte(t.Day()),
 		byte(t.Hour()), byte(t.Minute()), byte(t.Second()), 0}
-}
-
-// parseRecDateTime decodes the 7-byte directory-record date.
-func parseRecDateTime(b []byte) time.Time {
-	loc := time.FixedZone("", int(int8(b[6]))*15*60)
-	return time.Date(1900+int(b[0]), time.Month(b[1]), int(b[2]), int(b[3]), int(b[4]), int(b[5]), 0, loc)
 }
 
 func both32(b []byte) uint32 { return binary.LittleEndian.Uint32(b[0:4]) }

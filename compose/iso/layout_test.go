@@ -46,11 +46,7 @@ func rawDirs(t *testing.T, img []byte) map[string]uint32 {
 // one entry per directory with the right extent, parents before children,
 // ordered by level, parent number and name, and L and M tables equal.
 func TestPathTables(t *testing.T) {
-	dir := t.TempDir()
-	samplePayload(t, filepath.Join(dir, "src"), 0o644)
-	img, err := os.ReadFile(build(t, dir, Options{VolumeID: "PT", ESP: testESP(1), ModTime: epoch,
-		Files: []Entry{{Src: filepath.Join(dir, "src"), Dst: "/"}}}))
-	must(t, err)
+	img := sampleImage(t, "PT")
 	want := rawDirs(t, img)
 	pvd := img[pvdSector*sectorSize:]
 	size := both32(pvd[132:])
