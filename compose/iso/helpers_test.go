@@ -93,3 +93,16 @@ func openImage(t *testing.T, p string) *Image {
 	t.Cleanup(func() { im.Close() })
 	return im
 }
+
+// sampleImage builds an image of samplePayload and returns its bytes.
+func sampleImage(t *testing.T, volumeID string) []byte {
+	t.Helper()
+	dir := t.TempDir()
+	samplePayload(t, filepath.Join(dir, "src"), 0o644)
+	img, err := os.ReadFile(build(t, dir, Options{VolumeID: volumeID, ESP: testESP(1), ModTime: epoch,
+		Files: []Entry{{Src: filepath.Join(dir, "src"), Dst: "/"}}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// ISO9660 constants (ECMA-119) used by the post-processing pass and the
+// ISO9660 constants (ECMA-119) used by the writer and the
 // reader.
 const (
 	sectorSize       = 2048

@@ -51,10 +51,19 @@ func TestLargeSparsePayload(t *testing.T) {
 	var before runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
+	ioBefore := procIO(t)
 	out := build(t, dir, Options{VolumeID: "BIG", ESP: testESP(16), ModTime: epoch,
 		Files: []Entry{{Src: src, Dst: "/data/big.img"}}})
+	ioAfter := procIO(t)
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
+	// Each payload byte is read once and written once: a workspace copy
+	// would double both.
+	read, written := ioAfter["rchar"]-ioBefore["rchar"], ioAfter["wchar"]-ioBefore["wchar"]
+	t.Logf("bytes read during build: %d MiB, written: %d MiB (payload %d MiB)", read>>20, written>>20, size>>20)
+	if limit := int64(size + size/10); read > limit || written > limit {
+		t.Errorf("build read %d and wrote %d bytes for a %d-byte payload: not streaming", read, written, size)
+	}
 	// Not getrusage: its ru_maxrss survives exec, and Go starts children
 	// with vfork, so it reports the parent's peak. VmHWM belongs to this
 	// process's own address space.
@@ -92,6 +101,23 @@ func TestLargeSparsePayload(t *testing.T) {
 	if got != hash(in) {
 		t.Error("payload bytes in image differ from source")
 	}
+}
+
+// procIO returns the process's I/O counters from /proc/self/io (rchar and
+// wchar count bytes passed to read and write system calls).
+func procIO(t *testing.T) map[string]int64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/io")
+	must(t, err)
+	out := map[string]int64{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ": "); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			must(t, err)
+			out[k] = n
+		}
+	}
+	return out
 }
 
 // vmHWM returns the process's peak resident set size from /proc.

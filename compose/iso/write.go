@@ -1,22 +1,21 @@
 package iso
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
-	"github.com/diskfs/go-diskfs/backend/file"
-	"github.com/diskfs/go-diskfs/filesystem/iso9660"
+	"golang.org/x/sys/unix"
 )
 
-// Entry is one payload item: a host file or directory tree copied to an
+// Entry is one payload item: a host file or directory tree placed at an
 // absolute path in the ISO. A directory's contents are merged into Dst
 // ("/" puts them at the root).
 type Entry struct {
@@ -24,28 +23,72 @@ type Entry struct {
 	Dst string // absolute ISO path, e.g. "/EFI/BOOT" or "/"
 }
 
+// Alias is an ISO9660 file whose data is not stored again: its extent is
+// the byte range [Offset, Offset+Size) of the ESP image (Of empty) or of
+// the payload file at ISO path Of. Offset must be a multiple of 2048, the
+// sector size, since an extent starts on a sector. This lets a BIOS
+// loader read the kernel and initrd as plain files while their bytes are
+// the UKI's sections inside the ESP.
+type Alias struct {
+	Dst    string // absolute ISO path of the alias
+	Of     string // "" for the ESP image, else the ISO path of a payload file
+	Offset int64
+	Size   int64
+}
+
+// BIOSBoot adds an El Torito no-emulation entry for PC BIOS, booting a
+// payload file such as ISOLINUX's isolinux.bin.
+type BIOSBoot struct {
+	// BootFile is the absolute ISO path of the boot image, a payload file.
+	BootFile string
+	// LoadSectors is how many 512-byte sectors the BIOS loads; 0 means 4,
+	// what ISOLINUX expects.
+	LoadSectors uint16
+	// BootInfoTable patches the 56-byte boot info table at offset 8 of the
+	// boot file (ISOLINUX needs it to find itself on the disc).
+	BootInfoTable bool
+	// MBR is optional isohybrid MBR boot code (syslinux's isohdpfx.bin,
+	// 432 bytes used) for BIOS boot from a disk or USB stick. It is placed
+	// in front of the protective MBR's partition table, with the boot
+	// file's 512-byte sector number at byte 432 as isohybrid does, so it
+	// coexists with the GPT.
+	MBR []byte
+}
+
+func (b *BIOSBoot) loadSectors() uint16 {
+	if b.LoadSectors == 0 {
+		return 4
+	}
+	return b.LoadSectors
+}
+
+// mbrCodeLen is the part of the MBR that boot code may occupy in front of
+// isohybrid's boot file pointer (432-439) and the disk signature (440).
+const mbrCodeLen = 432
+
 // Options describes one image.
 type Options struct {
 	// VolumeID is the ISO9660 volume identifier: 1-32 d-characters
 	// (A-Z, 0-9, _).
 	VolumeID string
 	// ESP is the FAT image booted by UEFI, a whole number of 2048-byte
-	// sectors. It becomes the El Torito EFI boot image and GPT partition 1.
+	// sectors. It becomes the El Torito EFI boot image and GPT partition 1;
+	// it has no name in the directory tree.
 	ESP []byte
 	// Files is the payload, applied in order.
 	Files []Entry
+	// Aliases are files whose data lies inside the ESP or a payload file.
+	Aliases []Alias
+	// BIOS, when set, makes the image boot on PC BIOS too.
+	BIOS *BIOSBoot
 	// ModTime is the single timestamp written everywhere
 	// (SOURCE_DATE_EPOCH). The zero value means the Unix epoch.
 	ModTime time.Time
-	// WorkDir is where the temporary workspace is created; put it on the
-	// same file system as the output. Empty means os.TempDir().
+	// WorkDir is where WriteTo keeps its temporary image; put it on the
+	// same file system as the output. Empty means os.TempDir(). Write
+	// needs no temporary space.
 	WorkDir string
 }
-
-// espName is the workspace name of the ESP image. go-diskfs needs the boot
-// image as a file; it is hidden from the directory tree (HideBootFile), so
-// the name is never visible, but it must not collide with the payload.
-const espName = "TBESP.IMG"
 
 // Validate checks the options without touching the file system.
 func (o *Options) Validate() error {
@@ -59,25 +102,22 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("mod time %s: year outside the ISO9660 range 1970-2155", o.modTime())
 	}
 	for _, e := range o.Files {
-		rel, err := isoRelPath(e.Dst)
-		if err != nil {
+		if _, err := isoRelPath(e.Dst); err != nil {
 			return err
-		}
-		if rel == espName {
-			return fmt.Errorf("destination %q: reserved for the ESP image", e.Dst)
 		}
 		if e.Src == "" {
 			return fmt.Errorf("destination %q: empty source path", e.Dst)
 		}
 	}
-	return nil
-}
-
-func (o *Options) modTime() time.Time {
-	if o.ModTime.IsZero() {
-		return time.Unix(0, 0).UTC()
+	if b := o.BIOS; b != nil {
+		if _, err := isoRelPath(b.BootFile); err != nil {
+			return fmt.Errorf("BIOS boot file: %w", err)
+		}
+		if len(b.MBR) != 0 && len(b.MBR) < mbrCodeLen {
+			return fmt.Errorf("BIOS MBR boot code: %d bytes, want at least %d (isohdpfx.bin)", len(b.MBR), mbrCodeLen)
+		}
 	}
-	return o.ModTime.UTC()
+	return nil
 }
 
 func validateVolumeID(id string) error {
@@ -93,8 +133,8 @@ func validateVolumeID(id string) error {
 }
 
 // WriteTo builds the image and streams it to w. The image is assembled in
-// a temporary file under opts.WorkDir because go-diskfs and the GPT pass
-// need random access.
+// a temporary file under opts.WorkDir first: the GPT GUIDs are a hash of
+// the whole image and go into its first sectors.
 func WriteTo(ctx context.Context, w io.Writer, opts Options) (int64, error) {
 	if err := opts.Validate(); err != nil {
 		return 0, err
@@ -124,53 +164,24 @@ func WriteTo(ctx context.Context, w io.Writer, opts Options) (int64, error) {
 // may hold a partial image; the caller is expected to write to a temporary
 // name and rename.
 //
-// The payload is copied (streamed) into a workspace under opts.WorkDir,
-// normalised, and turned into ISO9660 + Rock Ridge by go-diskfs, then
-// post-processed into the hybrid layout. Workarounds for go-diskfs v1.9.4:
-// no Joliet tree (its Joliet subdirectory records are wrong), directories
-// deeper than 8 levels are written as-is rather than relocated (its
-// relocation is unreadable), timestamps and owners are patched after the
-// fact, and directories whose 8.3 name collisions go-diskfs would resolve
-// nondeterministically are refused.
+// The payload is only stat'ed while planning; each file is read once,
+// while its extent is written, so memory and I/O do not grow with the
+// payload's size.
 func Write(ctx context.Context, out string, opts Options) (err error) {
 	if err := opts.Validate(); err != nil {
 		return err
 	}
-	mt := opts.modTime()
-	tmpDir, err := os.MkdirTemp(opts.WorkDir, ".tbiso-ws-*")
+	t, err := planTree(ctx, opts.Files, opts.Aliases)
 	if err != nil {
-		return fmt.Errorf("create workspace: %w", err)
-	}
-	defer func() {
-		if rerr := removeWorkspace(tmpDir); rerr != nil && err == nil {
-			err = rerr
-		}
-	}()
-	// go-diskfs deletes its workspace when finalising; keep it one level
-	// down so our own cleanup owns tmpDir.
-	ws := filepath.Join(tmpDir, "root")
-	if err := os.Mkdir(ws, 0o755); err != nil {
-		return fmt.Errorf("create workspace: %w", err)
-	}
-	if err := checkNotInside(tmpDir, opts.Files); err != nil {
 		return err
 	}
-	if err := populate(ctx, ws, opts.Files); err != nil {
-		return err
-	}
-	if err := writeESP(filepath.Join(ws, espName), opts.ESP); err != nil {
-		return err
-	}
-	if err := checkShortNames(ws); err != nil {
-		return err
-	}
-	if err := normaliseTree(ws, mt); err != nil {
+	l, err := planLayout(&opts, t)
+	if err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-
 	f, err := os.OpenFile(out, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return fmt.Errorf("create %s: %w", out, err)
@@ -180,163 +191,193 @@ func Write(ctx context.Context, out string, opts Options) (err error) {
 			err = fmt.Errorf("close %s: %w", out, cerr)
 		}
 	}()
-	fsys, err := iso9660.Create(file.New(f, false), 0, 0, sectorSize, ws)
-	if err != nil {
-		return fmt.Errorf("create ISO9660: %w", err)
-	}
-	err = fsys.Finalize(iso9660.FinalizeOptions{
-		RockRidge: true,
-		// go-diskfs v1.9.4's Rock Ridge relocation of directories deeper
-		// than 8 levels produces trees that neither xorriso nor go-diskfs
-		// itself can read back (the reader panics). Deep directories are
-		// a widely supported relaxation (Linux isofs, libisofs) and kernel
-		// module paths need 10 levels.
-		DeepDirectories: true,
-		// No Joliet: go-diskfs v1.9.4 writes the Joliet tree's
-		// subdirectory records with the primary tree's extents and sizes,
-		// so any Joliet reader descending into a directory sees the
-		// ISO9660 records decoded as UCS-2. Rock Ridge carries full names
-		// for Linux and the firmware only reads the ESP.
-		Joliet:           false,
-		VolumeIdentifier: opts.VolumeID,
-		ElTorito: &iso9660.ElTorito{
-			// Hidden: go-diskfs stamps the catalog's directory record with
-			// time.Now(), and nothing needs to see it as a file.
-			HideBootCatalog: true,
-			Entries: []*iso9660.ElToritoEntry{{
-				Platform:     iso9660.EFI,
-				Emulation:    iso9660.NoEmulation,
-				BootFile:     "/" + espName,
-				HideBootFile: true,
-			}},
-		},
-	})
-	if err != nil {
-		return fmt.Errorf("finalise ISO9660: %w", err)
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return makeHybrid(f, opts.ESP, mt)
+	return l.emit(ctx, f)
 }
 
-// makeHybrid post-processes a finalised ISO in f: normalises times and
-// owners, trims it to the volume size, and adds the protective MBR, the
-// primary GPT (system area) and the backup GPT (appended).
-func makeHybrid(f *os.File, esp []byte, mt time.Time) error {
-	vol, err := volumeSize(f)
+// emitter writes the image front to back, hashing what it writes and
+// checking that every extent lands where the layout put it.
+type emitter struct {
+	w   *bufio.Writer
+	h   hash.Hash
+	pos int64
+}
+
+func (e *emitter) Write(p []byte) (int, error) {
+	n, err := e.w.Write(p)
+	e.h.Write(p[:n])
+	e.pos += int64(n)
+	return n, err
+}
+
+func (e *emitter) at(lba uint32, what string) error {
+	if e.pos != int64(lba)*sectorSize {
+		return fmt.Errorf("internal error: %s at byte %d, planned for sector %d", what, e.pos, lba)
+	}
+	return nil
+}
+
+func (e *emitter) pad() error {
+	if r := e.pos % sectorSize; r != 0 {
+		_, err := e.Write(make([]byte, sectorSize-r))
+		return err
+	}
+	return nil
+}
+
+// copyChunk bounds each copy step so cancellation is noticed within a
+// few hundred milliseconds even while copying a multi-gigabyte file.
+const copyChunk = 64 << 20
+
+func (l *layout) emit(ctx context.Context, f *os.File) error {
+	e := &emitter{w: bufio.NewWriterSize(f, 1<<20), h: sha256.New()}
+	fail := func(err error) error { return fmt.Errorf("write image: %w", err) }
+	// The system area is zeros while hashing; the MBR and GPT, which
+	// depend on the hash, are written over it at the end.
+	if _, err := e.Write(make([]byte, firstVDSector*sectorSize)); err != nil {
+		return fail(err)
+	}
+	meta := [][]byte{l.volumeDescriptors(), l.bootCatalog(),
+		l.pathTable(binary.LittleEndian), l.pathTable(binary.BigEndian)}
+	for _, b := range meta {
+		if _, err := e.Write(b); err != nil {
+			return fail(err)
+		}
+	}
+	for _, d := range l.dirs {
+		if err := e.at(d.lba, "directory "+d.isoPath()); err != nil {
+			return err
+		}
+		b, err := l.dirExtent(d)
+		if err != nil {
+			return err
+		}
+		if _, err := e.Write(b); err != nil {
+			return fail(err)
+		}
+	}
+	if err := e.at(l.ceLBA, "continuation areas"); err != nil {
+		return err
+	}
+	if _, err := e.Write(l.ce); err != nil {
+		return fail(err)
+	}
+	if err := e.at(l.espLBA, "ESP image"); err != nil {
+		return err
+	}
+	if _, err := e.Write(l.opts.ESP); err != nil {
+		return fail(err)
+	}
+	for _, n := range l.files {
+		if n.size == 0 {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := e.at(n.lba, n.isoPath()); err != nil {
+			return err
+		}
+		if err := l.copyFile(ctx, e, n); err != nil {
+			return err
+		}
+		if err := e.pad(); err != nil {
+			return fail(err)
+		}
+	}
+	if err := e.at(l.volume, "end of volume"); err != nil {
+		return err
+	}
+	digest := e.h.Sum(nil)
+	tables, err := l.hybridTables(digest)
 	if err != nil {
 		return err
 	}
-	// go-diskfs pads each file's last sector with a write that can run one
-	// sector past the volume; cut the file back to exactly the volume.
-	isoSize := int64(vol) * sectorSize
-	if err := f.Truncate(isoSize); err != nil {
-		return fmt.Errorf("truncate to volume size: %w", err)
+	if _, err := e.Write(make([]byte, int64(tables.tailLBA)*lbaSize-e.pos)); err != nil {
+		return fail(err)
 	}
-	if err := normaliseImage(f, mt); err != nil {
-		return fmt.Errorf("normalise image: %w", err)
+	if _, err := e.Write(tables.tail); err != nil {
+		return fail(err)
 	}
-	cat, err := ReadBootCatalog(f)
+	if err := e.w.Flush(); err != nil {
+		return fail(err)
+	}
+	if _, err := f.WriteAt(tables.head, 0); err != nil {
+		return fmt.Errorf("write MBR and primary GPT: %w", err)
+	}
+	return nil
+}
+
+// copyFile streams one payload file into its extent. The file must still
+// be the regular file of the size planned.
+func (l *layout) copyFile(ctx context.Context, e *emitter, n *node) error {
+	in, err := os.OpenFile(n.src, os.O_RDONLY|unix.O_NOFOLLOW, 0)
 	if err != nil {
-		return err
+		return fmt.Errorf("open %s: %w", n.src, err)
 	}
-	if len(cat.Entries) != 1 || cat.Entries[0].Platform != PlatformEFI {
-		return fmt.Errorf("boot catalog: unexpected entries %+v", cat.Entries)
+	defer in.Close()
+	fi, err := in.Stat()
+	if err != nil {
+		return fmt.Errorf("stat %s: %w", n.src, err)
 	}
-	espLBA := cat.Entries[0].LBA
-	got := make([]byte, len(esp))
-	if _, err := f.ReadAt(got, int64(espLBA)*sectorSize); err != nil {
-		return fmt.Errorf("read back ESP at sector %d: %w", espLBA, err)
+	if !fi.Mode().IsRegular() || fi.Size() != n.size {
+		return fmt.Errorf("payload %s changed while the image was written (now %s, %d bytes; planned %d)", n.src, fi.Mode().Type(), fi.Size(), n.size)
 	}
-	if !bytes.Equal(got, esp) {
-		return fmt.Errorf("ESP at sector %d does not match the input image", espLBA)
+	if n.bootInfo {
+		b := make([]byte, n.size)
+		if _, err := io.ReadFull(in, b); err != nil {
+			return fmt.Errorf("read BIOS boot file %s: %w", n.src, err)
+		}
+		patchBootInfo(b, n.lba)
+		if _, err := e.Write(b); err != nil {
+			return fmt.Errorf("write image: %w", err)
+		}
+		return nil
 	}
+	for left := n.size; left > 0; {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		c, err := io.CopyN(e, in, min(left, copyChunk))
+		left -= c
+		if errors.Is(err, io.EOF) {
+			return fmt.Errorf("payload %s shrank while the image was written", n.src)
+		}
+		if err != nil {
+			return fmt.Errorf("copy %s: %w", n.src, err)
+		}
+	}
+	return nil
+}
 
-	// GUIDs come from the whole normalised ISO so any content change gives
-	// new GUIDs, and identical inputs give identical ones.
-	h := sha256.New()
-	if _, err := io.Copy(h, io.NewSectionReader(f, 0, isoSize)); err != nil {
-		return fmt.Errorf("hash image: %w", err)
-	}
-	digest := h.Sum(nil)
-
+// hybridTables lays out the protective MBR, the primary GPT (system area)
+// and the backup GPT (after the volume), with one EFI System partition
+// covering exactly the ESP image, so the same bytes boot from a disk.
+func (l *layout) hybridTables(digest []byte) (*hybridTables, error) {
 	// Backup GPT needs 1+32 LBAs; round the tail up to whole 2048-byte
 	// sectors so the image stays a multiple of 2048 and the backup header
 	// lands in the very last 512-byte LBA.
 	const lbasPerSector = sectorSize / lbaSize
 	tailLBAs := uint64(1+gptEntryLBAs+lbasPerSector-1) / lbasPerSector * lbasPerSector
-	total := uint64(vol)*lbasPerSector + tailLBAs
-	first := uint64(espLBA) * lbasPerSector
+	total := uint64(l.volume)*lbasPerSector + tailLBAs
+	first := uint64(l.espLBA) * lbasPerSector
 	parts := []Partition{{
 		Index:    1,
 		Type:     TypeEFISystem,
 		GUID:     derivedGUID(digest, "esp"),
 		FirstLBA: first,
-		LastLBA:  first + uint64(len(esp))/lbaSize - 1,
+		LastLBA:  first + uint64(len(l.opts.ESP))/lbaSize - 1,
 		Name:     "EFI System",
 	}}
 	t, err := buildGPT(total, derivedGUID(digest, "disk"), parts)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if len(t.head) > 16*sectorSize {
-		return errors.New("GPT does not fit the ISO system area")
+	if len(t.head) > firstVDSector*sectorSize {
+		return nil, errors.New("GPT does not fit the ISO system area")
 	}
-	if err := f.Truncate(int64(total) * lbaSize); err != nil {
-		return fmt.Errorf("extend for backup GPT: %w", err)
+	if b := l.opts.BIOS; b != nil && len(b.MBR) > 0 {
+		copy(t.head, b.MBR[:mbrCodeLen])
+		binary.LittleEndian.PutUint64(t.head[mbrCodeLen:], uint64(l.boot.lba)*lbasPerSector)
 	}
-	if _, err := f.WriteAt(t.head, 0); err != nil {
-		return fmt.Errorf("write MBR and primary GPT: %w", err)
-	}
-	if _, err := f.WriteAt(t.tail, int64(t.tailLBA)*lbaSize); err != nil {
-		return fmt.Errorf("write backup GPT: %w", err)
-	}
-	return nil
-}
-
-// checkNotInside refuses a workspace inside a payload tree: copying the
-// tree would then copy the workspace into itself without end.
-func checkNotInside(ws string, files []Entry) error {
-	wsAbs, err := filepath.Abs(ws)
-	if err != nil {
-		return fmt.Errorf("workspace path: %w", err)
-	}
-	if real, err := filepath.EvalSymlinks(wsAbs); err == nil {
-		wsAbs = real
-	}
-	for _, e := range files {
-		src, err := filepath.Abs(e.Src)
-		if err != nil {
-			return fmt.Errorf("payload %s: %w", e.Src, err)
-		}
-		if real, err := filepath.EvalSymlinks(src); err == nil {
-			src = real
-		}
-		if rel, err := filepath.Rel(src, wsAbs); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
-			return fmt.Errorf("payload %s contains the work dir %s; put the work dir elsewhere", e.Src, ws)
-		}
-	}
-	return nil
-}
-
-// writeESP places the ESP image in the workspace; O_EXCL turns a payload
-// file that happens to use the reserved name into an error instead of a
-// silently replaced (and hidden) file.
-func writeESP(p string, esp []byte) error {
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o444)
-	if err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("payload uses /%s, a name reserved for the ESP image", espName)
-		}
-		return fmt.Errorf("write ESP image to workspace: %w", err)
-	}
-	if _, err := f.Write(esp); err != nil {
-		f.Close()
-		return fmt.Errorf("write ESP image to workspace: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write ESP image to workspace: %w", err)
-	}
-	return nil
+	return t, nil
 }

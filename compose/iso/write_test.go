@@ -233,26 +233,6 @@ func TestRefused(t *testing.T) {
 			wantErr: []string{"already provided"},
 		},
 		{
-			name: "nondeterministic 8.3 renaming",
-			setup: func(t *testing.T, src string) {
-				for _, n := range []string{"virtio_blk.ko", "virtio_balloon.ko", "virtio_console.ko", "virtio_crypto.ko"} {
-					writeFile(t, filepath.Join(src, "mods", n), n, 0o644)
-				}
-			},
-			wantErr: []string{"/mods", "virtio_b", "virtio_c", "nondeterministically"},
-		},
-		{
-			name:    "work dir inside payload",
-			setup:   func(t *testing.T, src string) {},
-			opts:    func(o *Options) { o.Files[0].Src = filepath.Dir(o.WorkDir) },
-			wantErr: []string{"contains the work dir"},
-		},
-		{
-			name:    "reserved name inside a tree",
-			setup:   func(t *testing.T, src string) { writeFile(t, filepath.Join(src, espName), "mine", 0o644) },
-			wantErr: []string{"reserved"},
-		},
-		{
 			name:    "bad volume id",
 			setup:   func(t *testing.T, src string) {},
 			opts:    func(o *Options) { o.VolumeID = "tinyboot" },
@@ -276,12 +256,6 @@ func TestRefused(t *testing.T) {
 			opts:    func(o *Options) { o.Files[0].Dst = "boot" },
 			wantErr: []string{"absolute"},
 		},
-		{
-			name:    "reserved name",
-			setup:   func(t *testing.T, src string) {},
-			opts:    func(o *Options) { o.Files[0].Dst = "/" + espName },
-			wantErr: []string{"reserved"},
-		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -304,10 +278,10 @@ func TestRefused(t *testing.T) {
 					t.Errorf("error %q does not mention %q", err, s)
 				}
 			}
-			// The workspace must be gone even on error.
+			// Write needs no temporary space: nothing may be left in the work dir.
 			left, _ := os.ReadDir(work)
 			if len(left) != 0 {
-				t.Errorf("workspace left behind: %v", left)
+				t.Errorf("files left in the work dir: %v", left)
 			}
 		})
 	}
