@@ -1,17 +1,15 @@
 package compose
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strconv"
 	"time"
 
+	"github.com/tinyboot/tinyboot/compose/assemble"
 	"github.com/tinyboot/tinyboot/compose/initramfs"
 	"github.com/tinyboot/tinyboot/compose/kernel"
-	"github.com/tinyboot/tinyboot/spec"
 )
 
 // Options tune a build; the zero value builds the spec as written.
@@ -40,28 +38,13 @@ type Options struct {
 var DefaultEpoch = time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // Part is one component's share of the image, for the size report.
-type Part struct {
-	Name string `json:"name"`
-	Size int64  `json:"size"`
-}
+type Part = assemble.Part
 
 // Timing is how long one stage took.
-type Timing struct {
-	Stage    string        `json:"stage"`
-	Duration time.Duration `json:"duration_ns"`
-}
+type Timing = assemble.Timing
 
 // Result describes a built image.
-type Result struct {
-	Output        string           `json:"output"`
-	Size          int64            `json:"size"`
-	SHA256        string           `json:"sha256"`
-	KernelVersion string           `json:"kernel_version"`
-	Packages      []kernel.Package `json:"kernel_packages,omitempty"`
-	Modules       []string         `json:"modules"`
-	Parts         []Part           `json:"parts"`
-	Timings       []Timing         `json:"timings"`
-}
+type Result = assemble.Result
 
 // EpochFromEnv reads SOURCE_DATE_EPOCH (seconds since 1970), the
 // reproducible-builds convention.
@@ -77,69 +60,27 @@ func EpochFromEnv() (time.Time, error) {
 	return time.Unix(n, 0).UTC(), nil
 }
 
-// builder carries one build's state from stage to stage.
-type builder struct {
-	ctx  context.Context
-	spec *spec.Spec
-	opts Options
-	log  *slog.Logger
-	res  *Result
-}
-
-// Build composes the image s describes. s must be loaded and valid, with
-// defaults applied.
-func Build(ctx context.Context, s *spec.Spec, opts Options) (*Result, error) {
-	if opts.Compression == "" {
-		opts.Compression = initramfs.Zstd
+// withDefaults fills in what the zero Options leave open.
+func (o Options) withDefaults() (Options, error) {
+	if o.Compression == "" {
+		o.Compression = initramfs.Zstd
 	}
-	if opts.CacheDir == "" {
+	if o.CacheDir == "" {
 		dir, err := CacheDir()
 		if err != nil {
-			return nil, err
+			return o, err
 		}
-		opts.CacheDir = dir
+		o.CacheDir = dir
 	}
-	if opts.Epoch.IsZero() {
+	if o.Epoch.IsZero() {
 		e, err := EpochFromEnv()
 		if err != nil {
-			return nil, err
+			return o, err
 		}
-		opts.Epoch = e
+		o.Epoch = e
 	}
-	log := opts.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
 	}
-	out := opts.Output
-	if out == "" {
-		out = s.Resolve(s.Output)
-	}
-	if out == "" {
-		out = filepath.Join(s.Dir, s.Name+".iso")
-	}
-	b := &builder{ctx: ctx, spec: s, opts: opts, log: log, res: &Result{Output: out}}
-	if err := b.run(); err != nil {
-		return nil, err
-	}
-	return b.res, nil
-}
-
-// stage runs fn as a named, timed stage.
-func (b *builder) stage(name string, fn func() error) error {
-	if err := b.ctx.Err(); err != nil {
-		return err
-	}
-	start := time.Now()
-	err := fn()
-	d := time.Since(start)
-	b.res.Timings = append(b.res.Timings, Timing{Stage: name, Duration: d})
-	if err != nil {
-		return err
-	}
-	b.log.Info(name, "took", d.Round(time.Millisecond))
-	return nil
-}
-
-func (b *builder) addPart(name string, size int64) {
-	b.res.Parts = append(b.res.Parts, Part{Name: name, Size: size})
+	return o, nil
 }

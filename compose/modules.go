@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -13,32 +14,10 @@ import (
 
 	"github.com/tinyboot/tinyboot/compose/kernel"
 	"github.com/tinyboot/tinyboot/compose/kmod"
+	"github.com/tinyboot/tinyboot/compose/plan"
 	"github.com/tinyboot/tinyboot/internal/fsutil"
 	"github.com/tinyboot/tinyboot/spec"
 )
-
-// resolvedModule is a module to ship, in load order.
-type resolvedModule struct {
-	Name string `json:"name"`
-	// Path is relative to lib/modules/<version> in the image, always .ko.
-	Path string `json:"path"`
-	// Source is relative to the kernel's ModulesDir, possibly compressed.
-	Source string `json:"source"`
-}
-
-// read returns the module's uncompressed bytes.
-func (m resolvedModule) read(k *kernel.Kernel) ([]byte, error) {
-	f, err := os.Open(filepath.Join(k.ModulesDir, m.Source))
-	if err != nil {
-		return nil, fmt.Errorf("modules: %s: %w", m.Name, err)
-	}
-	defer f.Close()
-	data, err := kmod.Decompress(m.Source, f)
-	if err != nil {
-		return nil, fmt.Errorf("modules: %s (%s): %w; the kernel's module file is damaged: unpack or download the kernel again", m.Name, m.Source, err)
-	}
-	return data, nil
-}
 
 // BaseModules are the modules the spec's features need, before the spec's
 // own modules: the boot medium (CD over AHCI, IDE or virtio-scsi; a USB
@@ -46,7 +25,8 @@ func (m resolvedModule) read(k *kernel.Kernel) ([]byte, error) {
 // transport that no virtio driver lists as a dependency, the persistent
 // volume's filesystem, the NIC drivers QEMU and common clouds use when DHCP
 // is on, and the ACPI power button the agent turns into a clean shutdown.
-func BaseModules(s *spec.Spec) []string {
+func BaseModules(r *spec.Resolved) []string {
+	s := r.Spec()
 	mods := []string{
 		"virtio_pci", "isofs",
 		"ahci", "ata_piix", "sr_mod", "virtio_scsi",
@@ -57,7 +37,7 @@ func BaseModules(s *spec.Spec) []string {
 	if s.Persistent != nil {
 		mods = append(mods, s.Persistent.FS)
 	}
-	if s.Network.DHCP == nil || *s.Network.DHCP {
+	if r.DHCP() {
 		mods = append(mods, "virtio_net", "e1000", "e1000e")
 	}
 	return mods
@@ -66,21 +46,22 @@ func BaseModules(s *spec.Spec) []string {
 // resolveModules turns the base set and the spec's modules into a load
 // order. The answer is cached per module tree and list of names, so warm
 // builds of an unchanged spec never load the tree's index.
-func (b *builder) resolveModules(k *kernel.Kernel) ([]resolvedModule, error) {
+func resolveModules(r *spec.Resolved, k *kernel.Kernel, cacheDir string, log *slog.Logger) ([]plan.Module, error) {
 	tree, err := newModuleTree(k)
 	if err != nil {
 		return nil, fmt.Errorf("modules: reading the module tree %s of kernel %s: %w", k.ModulesDir, k.Version, err)
 	}
-	base := BaseModules(b.spec)
-	cachePath := filepath.Join(b.opts.CacheDir, "modres", fmt.Sprintf("%x.json", sha256Bytes([]byte(tree.key + "\x00" + strings.Join(base, ",") + "\x00" + strings.Join(b.spec.Modules, ",")))[:16]))
-	var cached []resolvedModule
+	base := BaseModules(r)
+	extra := r.Spec().Modules
+	cachePath := filepath.Join(cacheDir, "modres", fmt.Sprintf("%x.json", sha256Bytes([]byte(tree.key + "\x00" + strings.Join(base, ",") + "\x00" + strings.Join(extra, ",")))[:16]))
+	var cached []plan.Module
 	if data, err := os.ReadFile(cachePath); err == nil && json.Unmarshal(data, &cached) == nil && len(cached) > 0 {
 		return cached, nil
 	}
 
-	idx, err := tree.index(b.opts.CacheDir)
+	idx, err := tree.index(cacheDir)
 	if err != nil {
-		return nil, fmt.Errorf("modules: reading the module tree %s of kernel %s: %w; the kernel's files are damaged: unpack or download it again (or clear the cache with rm -r %s)", k.ModulesDir, k.Version, err, filepath.Join(b.opts.CacheDir, "kernels"))
+		return nil, fmt.Errorf("modules: reading the module tree %s of kernel %s: %w; the kernel's files are damaged: unpack or download it again (or clear the cache with rm -r %s)", k.ModulesDir, k.Version, err, filepath.Join(cacheDir, "kernels"))
 	}
 	// A base module this kernel lacks entirely may be built in without a
 	// modules.builtin entry (a custom kernel); only the spec's own modules
@@ -90,17 +71,17 @@ func (b *builder) resolveModules(k *kernel.Kernel) ([]resolvedModule, error) {
 		if _, ok := idx.Module(m); ok || idx.IsBuiltin(m) {
 			names = append(names, m)
 		} else {
-			b.log.Debug("base module not in kernel", "module", m)
+			log.Debug("base module not in kernel", "module", m)
 		}
 	}
-	names = append(names, b.spec.Modules...)
+	names = append(names, extra...)
 	mods, err := idx.Resolve(names)
 	if err != nil {
 		return nil, &modulesError{version: k.Version, err: err}
 	}
-	out := make([]resolvedModule, 0, len(mods))
+	out := make([]plan.Module, 0, len(mods))
 	for _, m := range mods {
-		out = append(out, resolvedModule{Name: m.Name, Path: modulePath(m.Path), Source: m.Path})
+		out = append(out, plan.Module{Name: m.Name, Path: modulePath(m.Path), Source: m.Path})
 	}
 	if data, err := json.Marshal(out); err == nil && len(out) > 0 {
 		_ = fsutil.WriteFileAtomic(cachePath, data) // only speed is lost if this fails

@@ -243,11 +243,10 @@ func compileImage(t testing.TB, text, dir, key string) (string, error) {
 		diags.WriteHuman(&b)
 		return "", fmt.Errorf("spec is not valid:\n%s", b.String())
 	}
-	s.ApplyDefaults()
 	ctx, cancel := context.WithTimeout(context.Background(), buildWait)
 	defer cancel()
 	start := time.Now()
-	res, err := compose.Build(ctx, s, compose.Options{
+	res, err := compose.Build(ctx, s.WithDefaults(), compose.Options{
 		Output: filepath.Join(workDir, key+".iso"),
 		Locked: exampleLock(t).Packages,
 	})

@@ -114,7 +114,7 @@ func buildSpec(cmd *cobra.Command, path string, f buildFlags) (*compose.Result, 
 	if diags.HasErrors() {
 		return nil, withCode(exitInvalid, fmt.Errorf("%s is not valid; nothing was built", path))
 	}
-	s.ApplyDefaults()
+	r := s.WithDefaults()
 
 	lockPath := compose.LockPath(path)
 	var lock *compose.Lock
@@ -145,7 +145,7 @@ func buildSpec(cmd *cobra.Command, path string, f buildFlags) (*compose.Result, 
 	if lock != nil {
 		opts.Locked = lock.Packages
 	}
-	res, err := compose.Build(ctx, s, opts)
+	res, err := compose.Build(ctx, r, opts)
 	if err != nil {
 		return nil, withCode(exitInvalid, fmt.Errorf("build %s: %w", path, err))
 	}
