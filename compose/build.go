@@ -10,6 +10,7 @@ import (
 	"github.com/tinyboot/tinyboot/compose/assemble"
 	"github.com/tinyboot/tinyboot/compose/initramfs"
 	"github.com/tinyboot/tinyboot/compose/kernel"
+	"github.com/tinyboot/tinyboot/internal/cache"
 )
 
 // Options tune a build; the zero value builds the spec as written.
@@ -22,6 +23,9 @@ type Options struct {
 	AgentPath string
 	// CacheDir defaults to CacheDir().
 	CacheDir string
+	// CacheLimit is the size the cache is pruned to after the build;
+	// default TINYBOOT_CACHE_LIMIT, else cache.DefaultLimit.
+	CacheLimit int64
 	// Epoch stamps every file time in the image; default SOURCE_DATE_EPOCH,
 	// else DefaultEpoch, so builds are reproducible unless asked otherwise.
 	Epoch time.Time
@@ -71,6 +75,13 @@ func (o Options) withDefaults() (Options, error) {
 			return o, err
 		}
 		o.CacheDir = dir
+	}
+	if o.CacheLimit == 0 {
+		n, err := cache.LimitFromEnv()
+		if err != nil {
+			return o, err
+		}
+		o.CacheLimit = n
 	}
 	if o.Epoch.IsZero() {
 		e, err := EpochFromEnv()

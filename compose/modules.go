@@ -15,7 +15,7 @@ import (
 	"github.com/tinyboot/tinyboot/compose/kernel"
 	"github.com/tinyboot/tinyboot/compose/kmod"
 	"github.com/tinyboot/tinyboot/compose/plan"
-	"github.com/tinyboot/tinyboot/internal/fsutil"
+	"github.com/tinyboot/tinyboot/internal/cache"
 	"github.com/tinyboot/tinyboot/spec"
 )
 
@@ -46,22 +46,29 @@ func BaseModules(r *spec.Resolved) []string {
 // resolveModules turns the base set and the spec's modules into a load
 // order. The answer is cached per module tree and list of names, so warm
 // builds of an unchanged spec never load the tree's index.
-func resolveModules(r *spec.Resolved, k *kernel.Kernel, cacheDir string, log *slog.Logger) ([]plan.Module, error) {
+// Cache kinds of the module resolver: resolved load orders and module
+// indexes.
+const (
+	modresKind   = "modres"
+	modindexKind = "modindex"
+)
+
+func resolveModules(r *spec.Resolved, k *kernel.Kernel, store *cache.Cache, log *slog.Logger) ([]plan.Module, error) {
 	tree, err := newModuleTree(k)
 	if err != nil {
 		return nil, fmt.Errorf("modules: reading the module tree %s of kernel %s: %w", k.ModulesDir, k.Version, err)
 	}
 	base := BaseModules(r)
 	extra := r.Spec().Modules
-	cachePath := filepath.Join(cacheDir, "modres", fmt.Sprintf("%x.json", sha256Bytes([]byte(tree.key + "\x00" + strings.Join(base, ",") + "\x00" + strings.Join(extra, ",")))[:16]))
+	entry := cache.Key(modresKind, tree.key, strings.Join(base, ","), strings.Join(extra, ",")) + ".json"
 	var cached []plan.Module
-	if data, err := os.ReadFile(cachePath); err == nil && json.Unmarshal(data, &cached) == nil && len(cached) > 0 {
+	if data, ok := store.Get(modresKind, entry); ok && json.Unmarshal(data, &cached) == nil && len(cached) > 0 {
 		return cached, nil
 	}
 
-	idx, err := tree.index(cacheDir)
+	idx, err := tree.index(store)
 	if err != nil {
-		return nil, fmt.Errorf("modules: reading the module tree %s of kernel %s: %w; the kernel's files are damaged: unpack or download it again (or clear the cache with rm -r %s)", k.ModulesDir, k.Version, err, filepath.Join(cacheDir, "kernels"))
+		return nil, fmt.Errorf("modules: reading the module tree %s of kernel %s: %w; the kernel's files are damaged: unpack or download it again (or clear the cache with rm -r %s)", k.ModulesDir, k.Version, err, filepath.Join(store.Root(), kernel.KernelsKind))
 	}
 	// A base module this kernel lacks entirely may be built in without a
 	// modules.builtin entry (a custom kernel); only the spec's own modules
@@ -84,7 +91,7 @@ func resolveModules(r *spec.Resolved, k *kernel.Kernel, cacheDir string, log *sl
 		out = append(out, plan.Module{Name: m.Name, Path: modulePath(m.Path), Source: m.Path})
 	}
 	if data, err := json.Marshal(out); err == nil && len(out) > 0 {
-		_ = fsutil.WriteFileAtomic(cachePath, data) // only speed is lost if this fails
+		_ = store.Put(modresKind, entry, data) // only speed is lost if this fails
 	}
 	return out, nil
 }
@@ -198,12 +205,12 @@ func (t *moduleTree) list(stamp bool) ([]byte, error) {
 
 // index reads every module's .modinfo, once per tree: the index is cached
 // under the tree's key.
-func (t *moduleTree) index(cacheDir string) (*kmod.Index, error) {
+func (t *moduleTree) index(store *cache.Cache) (*kmod.Index, error) {
 	k := t.k
-	cachePath := filepath.Join(cacheDir, "modindex", fmt.Sprintf("%x.json", sha256Bytes([]byte(t.key)))[:24]+".json")
+	entry := cache.Key(modindexKind, t.key) + ".json"
 	builtinPath := filepath.Join(k.ModulesDir, "modules.builtin")
 	var idxFile indexFile
-	if b, err := os.ReadFile(cachePath); err == nil && json.Unmarshal(b, &idxFile) == nil {
+	if b, ok := store.Get(modindexKind, entry); ok && json.Unmarshal(b, &idxFile) == nil {
 		if idx, err := buildIndex(idxFile); err == nil {
 			return idx, nil
 		}
@@ -239,7 +246,7 @@ func (t *moduleTree) index(cacheDir string) (*kmod.Index, error) {
 		}
 	}
 	if b, err := json.Marshal(idxFile); err == nil {
-		_ = fsutil.WriteFileAtomic(cachePath, b) // only speed is lost if this fails
+		_ = store.Put(modindexKind, entry, b) // only speed is lost if this fails
 	}
 	return buildIndex(idxFile)
 }

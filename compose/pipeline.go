@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/tinyboot/tinyboot/compose/assemble"
+	"github.com/tinyboot/tinyboot/internal/cache"
 	"github.com/tinyboot/tinyboot/spec"
 )
 
@@ -17,15 +18,23 @@ func Build(ctx context.Context, s *spec.Resolved, opts Options) (*Result, error)
 	if err != nil {
 		return nil, err
 	}
+	store := cache.Open(opts.CacheDir)
 	st := assemble.NewStages(ctx, opts.Log)
-	p, err := resolve(ctx, s, opts, st)
+	p, err := resolve(ctx, s, opts, store, st)
 	if err != nil {
 		return nil, err
 	}
-	res, err := assemble.Assemble(ctx, p, assemble.Options{CacheDir: opts.CacheDir, Log: opts.Log}, st)
+	res, err := assemble.Assemble(ctx, p, assemble.Options{Cache: store, Log: opts.Log}, st)
 	if err != nil {
 		return nil, err
 	}
 	res.Timings = st.Timings
+	// Pruning keeps everything this build used, so the next build of the
+	// same spec is as warm as this one left it.
+	if freed, err := store.Prune(opts.CacheLimit); err != nil {
+		opts.Log.Warn("cache", "prune", err)
+	} else if freed > 0 {
+		opts.Log.Debug("cache", "pruned", freed)
+	}
 	return res, nil
 }

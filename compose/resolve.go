@@ -10,6 +10,7 @@ import (
 	"github.com/tinyboot/tinyboot/compose/assemble"
 	"github.com/tinyboot/tinyboot/compose/kernel"
 	"github.com/tinyboot/tinyboot/compose/plan"
+	"github.com/tinyboot/tinyboot/internal/cache"
 	"github.com/tinyboot/tinyboot/spec"
 	"github.com/tinyboot/tinyboot/spec/baked"
 )
@@ -36,13 +37,13 @@ func Plan(ctx context.Context, r *spec.Resolved, opts Options) (*plan.Plan, erro
 	if err != nil {
 		return nil, err
 	}
-	return resolve(ctx, r, opts, assemble.NewStages(ctx, opts.Log))
+	return resolve(ctx, r, opts, cache.Open(opts.CacheDir), assemble.NewStages(ctx, opts.Log))
 }
 
 // resolve is the resolving step: the kernel and its modules are found (the
 // "kernel" and "modules" stages), every host path is made absolute and
 // every input named by the spec field it came from.
-func resolve(ctx context.Context, r *spec.Resolved, opts Options, st *assemble.Stages) (*plan.Plan, error) {
+func resolve(ctx context.Context, r *spec.Resolved, opts Options, store *cache.Cache, st *assemble.Stages) (*plan.Plan, error) {
 	s := r.Spec()
 	out := opts.Output
 	if out == "" {
@@ -56,7 +57,7 @@ func resolve(ctx context.Context, r *spec.Resolved, opts Options, st *assemble.S
 	var k *kernel.Kernel
 	if err := st.Run("kernel", func() (bool, error) {
 		var err error
-		k, err = resolveKernel(ctx, r, opts)
+		k, err = resolveKernel(ctx, r, opts, store)
 		return false, err
 	}); err != nil {
 		return nil, err
@@ -64,7 +65,7 @@ func resolve(ctx context.Context, r *spec.Resolved, opts Options, st *assemble.S
 	var mods []plan.Module
 	if err := st.Run("modules", func() (bool, error) {
 		var err error
-		mods, err = resolveModules(r, k, opts.CacheDir, opts.Log)
+		mods, err = resolveModules(r, k, store, opts.Log)
 		return false, err
 	}); err != nil {
 		return nil, err
@@ -115,9 +116,9 @@ func resolve(ctx context.Context, r *spec.Resolved, opts Options, st *assemble.S
 	return p, nil
 }
 
-func resolveKernel(ctx context.Context, r *spec.Resolved, opts Options) (*kernel.Kernel, error) {
+func resolveKernel(ctx context.Context, r *spec.Resolved, opts Options, store *cache.Cache) (*kernel.Kernel, error) {
 	s := r.Spec()
-	res := &kernel.Resolver{CacheDir: opts.CacheDir, Log: opts.Log}
+	res := &kernel.Resolver{CacheDir: opts.CacheDir, Cache: store, Log: opts.Log}
 	switch {
 	case s.Kernel.Package != "":
 		return res.Package(ctx, s.Kernel.Package, opts.Locked)

@@ -19,12 +19,14 @@ import (
 	"github.com/tinyboot/tinyboot/compose/app"
 	"github.com/tinyboot/tinyboot/compose/kernel"
 	"github.com/tinyboot/tinyboot/compose/plan"
+	"github.com/tinyboot/tinyboot/internal/cache"
 )
 
 // Options are how to assemble, as opposed to what (the plan).
 type Options struct {
-	// CacheDir is tinyboot's cache root.
-	CacheDir string
+	// Cache is tinyboot's cache; nil builds everything afresh in a
+	// throwaway one.
+	Cache *cache.Cache
 	// Log gets one line per stage.
 	Log *slog.Logger
 }
@@ -95,6 +97,15 @@ func (s *Stages) Run(name string, fn func() (cached bool, err error)) error {
 
 // Assemble builds every output p asks for, recording its stages in st.
 func Assemble(ctx context.Context, p *plan.Plan, opts Options, st *Stages) (*Result, error) {
+	store := opts.Cache
+	if store == nil {
+		dir, err := os.MkdirTemp("", "tinyboot-cache-*")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		store = cache.Open(dir)
+	}
 	if len(p.Outputs) == 0 {
 		return nil, fmt.Errorf("plan for %s has no outputs", p.Name)
 	}
@@ -135,15 +146,16 @@ func Assemble(ctx context.Context, p *plan.Plan, opts Options, st *Stages) (*Res
 			}
 			return false, nil
 		}
-		path, err := agentbin.Build(ctx, opts.CacheDir)
+		path, cached, err := agentbin.Build(ctx, store)
 		if err != nil {
 			return false, err
 		}
+		// The agent's cache name is its content's key.
 		agent = builtAgent{path: path}
-		if rel, err := filepath.Rel(opts.CacheDir, path); err == nil && filepath.IsLocal(rel) {
+		if rel, err := filepath.Rel(store.Root(), path); err == nil && filepath.IsLocal(rel) {
 			agent.key = rel
 		}
-		return false, nil
+		return cached, nil
 	}); err != nil {
 		return nil, err
 	}
@@ -151,7 +163,7 @@ func Assemble(ctx context.Context, p *plan.Plan, opts Options, st *Stages) (*Res
 	var initrd *initrdImage
 	if err := st.Run("initramfs", func() (bool, error) {
 		var err error
-		initrd, err = buildInitramfs(p, appBin, agent, opts.CacheDir)
+		initrd, err = buildInitramfs(p, appBin, agent, store)
 		if err != nil {
 			return false, err
 		}
@@ -160,7 +172,7 @@ func Assemble(ctx context.Context, p *plan.Plan, opts Options, st *Stages) (*Res
 		return nil, err
 	}
 
-	boot, err := buildBoot(ctx, p, initrd.data, opts.CacheDir, st)
+	boot, err := buildBoot(ctx, p, initrd.data, store, st)
 	if err != nil {
 		return nil, err
 	}

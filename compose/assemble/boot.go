@@ -15,6 +15,7 @@ import (
 	"github.com/tinyboot/tinyboot/compose/esp"
 	"github.com/tinyboot/tinyboot/compose/plan"
 	"github.com/tinyboot/tinyboot/compose/uki"
+	"github.com/tinyboot/tinyboot/internal/cache"
 	"github.com/tinyboot/tinyboot/internal/fsutil"
 )
 
@@ -30,6 +31,9 @@ type bootImage struct {
 	ukiSize, kernelSize int64
 }
 
+// espKind is the cache directory of ESPs.
+const espKind = "esp"
+
 // bootCacheVersion changes whenever the UKI or ESP layout does.
 const bootCacheVersion = "1"
 
@@ -43,7 +47,7 @@ type bootMeta struct {
 // what it is made of, so a warm build whose initramfs did not change reads
 // it back: then the "uki" stage is reported as cached and the "esp" stage
 // is the read.
-func buildBoot(ctx context.Context, p *plan.Plan, initrd []byte, cacheDir string, st *Stages) (*bootImage, error) {
+func buildBoot(ctx context.Context, p *plan.Plan, initrd []byte, store *cache.Cache, st *Stages) (*bootImage, error) {
 	var stub []byte
 	var key string
 	var boot *bootImage
@@ -55,7 +59,7 @@ func buildBoot(ctx context.Context, p *plan.Plan, initrd []byte, cacheDir string
 		if key, err = bootKey(p, stub, initrd); err != nil {
 			return false, err
 		}
-		if meta, ok := readBootMeta(cacheDir, key); ok {
+		if meta, ok := readBootMeta(store, key); ok {
 			boot = &bootImage{ukiSize: meta.UKISize, kernelSize: meta.KernelSize}
 			return true, nil
 		}
@@ -66,12 +70,12 @@ func buildBoot(ctx context.Context, p *plan.Plan, initrd []byte, cacheDir string
 	}
 	if err := st.Run("esp", func() (bool, error) {
 		if boot.uki == nil {
-			b, err := os.ReadFile(bootCachePath(cacheDir, key) + ".img")
-			if err == nil {
+			if b, ok := store.Get(espKind, key+".img"); ok {
 				boot.esp = b
 				return true, nil
 			}
 			// The pair lost its image since we looked: build both after all.
+			var err error
 			if boot, err = buildUKI(ctx, p, stub, initrd); err != nil {
 				return false, err
 			}
@@ -81,7 +85,7 @@ func buildBoot(ctx context.Context, p *plan.Plan, initrd []byte, cacheDir string
 			return false, fmt.Errorf("ESP: %w", err)
 		}
 		boot.esp = out.Bytes()
-		storeBoot(cacheDir, key, boot)
+		storeBoot(store, key, boot)
 		return false, nil
 	}); err != nil {
 		return nil, err
@@ -108,7 +112,7 @@ func readStub(in plan.Input) ([]byte, error) {
 func bootKey(p *plan.Plan, stub, initrd []byte) (string, error) {
 	k := p.Kernel
 	h := sha256.New()
-	fmt.Fprintf(h, "boot %s\x00%d\x00%s\x00%s\x00%s\x00", bootCacheVersion, p.Epoch.Unix(), p.OSRelease, p.Cmdline, k.Version)
+	fmt.Fprintf(h, "%d\x00%s\x00%s\x00%s\x00", p.Epoch.Unix(), p.OSRelease, p.Cmdline, k.Version)
 	h.Write(sha256Bytes(stub))
 	h.Write(sha256Bytes(initrd))
 	if k.TreeID != "" {
@@ -123,7 +127,7 @@ func bootKey(p *plan.Plan, stub, initrd []byte) (string, error) {
 	for _, t := range p.UKITransforms {
 		fmt.Fprintf(h, "transform %s\x00", t.Key())
 	}
-	return hex.EncodeToString(h.Sum(nil)[:16]), nil
+	return cache.Key(espKind, bootCacheVersion, hex.EncodeToString(h.Sum(nil))), nil
 }
 
 func buildUKI(ctx context.Context, p *plan.Plan, stub, initrd []byte) (*bootImage, error) {
@@ -152,27 +156,21 @@ func buildUKI(ctx context.Context, p *plan.Plan, stub, initrd []byte) (*bootImag
 	return &bootImage{uki: img, ukiSize: int64(len(img)), kernelSize: int64(len(vmlinuz))}, nil
 }
 
-func bootCachePath(cacheDir, key string) string {
-	return filepath.Join(cacheDir, "esp", key)
-}
-
-func readBootMeta(cacheDir, key string) (bootMeta, bool) {
+func readBootMeta(store *cache.Cache, key string) (bootMeta, bool) {
 	var meta bootMeta
-	p := bootCachePath(cacheDir, key)
-	if _, err := os.Stat(p + ".img"); err != nil {
+	if _, err := os.Stat(store.Path(espKind, key+".img")); err != nil {
 		return meta, false
 	}
-	mb, err := os.ReadFile(p + ".json")
-	return meta, err == nil && json.Unmarshal(mb, &meta) == nil && meta.UKISize > 0
+	mb, ok := store.Get(espKind, key+".json")
+	return meta, ok && json.Unmarshal(mb, &meta) == nil && meta.UKISize > 0
 }
 
 // storeBoot caches a fresh ESP. Only speed is lost if caching fails; the
 // metadata goes last so a half-written pair is never used.
-func storeBoot(cacheDir, key string, boot *bootImage) {
-	p := bootCachePath(cacheDir, key)
-	if fsutil.WriteFileAtomic(p+".img", boot.esp) == nil {
+func storeBoot(store *cache.Cache, key string, boot *bootImage) {
+	if store.Put(espKind, key+".img", boot.esp) == nil {
 		if mb, err := json.Marshal(bootMeta{UKISize: boot.ukiSize, KernelSize: boot.kernelSize}); err == nil {
-			_ = fsutil.WriteFileAtomic(p+".json", mb)
+			_ = store.Put(espKind, key+".json", mb)
 		}
 	}
 }

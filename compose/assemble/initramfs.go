@@ -9,6 +9,7 @@ import (
 	"github.com/tinyboot/tinyboot/compose/initramfs"
 	"github.com/tinyboot/tinyboot/compose/kmod"
 	"github.com/tinyboot/tinyboot/compose/plan"
+	"github.com/tinyboot/tinyboot/internal/cache"
 	"github.com/tinyboot/tinyboot/spec/baked"
 )
 
@@ -44,7 +45,7 @@ type segment struct {
 // compressed segments: the parts that rarely change (modules, agent,
 // certificates) at the strongest level, cached by content, and the app and
 // spec at the default level, since they change on every edit.
-func buildInitramfs(p *plan.Plan, appBin string, agent builtAgent, cacheDir string) (*initrdImage, error) {
+func buildInitramfs(p *plan.Plan, appBin string, agent builtAgent, store *cache.Cache) (*initrdImage, error) {
 	k := p.Kernel
 	segs := []segment{
 		{"base", initramfs.Default, func(a *initramfs.Archive) error {
@@ -108,14 +109,13 @@ func buildInitramfs(p *plan.Plan, appBin string, agent builtAgent, cacheDir stri
 			return nil
 		}, ""},
 	}
-	cache := filepath.Join(cacheDir, "initramfs")
 	img := &initrdImage{sizes: map[string]int64{}, cached: true}
 	var out bytes.Buffer
 	for _, s := range segs {
 		var seg *initramfs.Segment
 		var err error
 		if s.key != "" {
-			seg, err = initramfs.CompressKeyed(s.name, s.key, s.fill, p.Epoch, p.Compression, s.level, cache)
+			seg, err = initramfs.CompressKeyed(s.name, s.key, s.fill, p.Epoch, p.Compression, s.level, store)
 		} else {
 			a := initramfs.New()
 			if err := s.fill(a); err != nil {
@@ -124,7 +124,7 @@ func buildInitramfs(p *plan.Plan, appBin string, agent builtAgent, cacheDir stri
 			if len(a.Entries()) == 0 {
 				continue
 			}
-			seg, err = initramfs.Compress(s.name, a, p.Epoch, p.Compression, s.level, cache)
+			seg, err = initramfs.Compress(s.name, a, p.Epoch, p.Compression, s.level, store)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("initramfs %s: %w", s.name, err)

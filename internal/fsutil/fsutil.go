@@ -1,5 +1,5 @@
-// Package fsutil holds the two file helpers several composer packages
-// share: atomic cache writes and file hashing.
+// Package fsutil holds the file helpers several composer packages share:
+// file hashing. (Atomic writes are renameio's, through internal/cache.)
 package fsutil
 
 import (
@@ -7,32 +7,7 @@ import (
 	"encoding/hex"
 	"io"
 	"os"
-	"path/filepath"
 )
-
-// WriteFileAtomic writes data to path through a temp file and a rename, so
-// a reader (another build sharing the cache) never sees half a file.
-func WriteFileAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
-}
 
 // SHA256File returns the hex sha256 of the file at path.
 func SHA256File(path string) (string, error) {
