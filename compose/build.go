@@ -9,7 +9,6 @@ import (
 
 	"github.com/tinyboot/tinyboot/compose/assemble"
 	"github.com/tinyboot/tinyboot/compose/initramfs"
-	"github.com/tinyboot/tinyboot/compose/kernel"
 	"github.com/tinyboot/tinyboot/internal/cache"
 )
 
@@ -29,9 +28,8 @@ type Options struct {
 	// Epoch stamps every file time in the image; default SOURCE_DATE_EPOCH,
 	// else DefaultEpoch, so builds are reproducible unless asked otherwise.
 	Epoch time.Time
-	// Locked pins the kernel packages (from tinyboot.lock); nil resolves
-	// them afresh.
-	Locked []kernel.Package
+	// Lock says where tinyboot.lock is and how to use it.
+	Lock LockOptions
 	// Log gets one line per stage.
 	Log *slog.Logger
 }

@@ -18,9 +18,13 @@ func Build(ctx context.Context, s *spec.Resolved, opts Options) (*Result, error)
 	if err != nil {
 		return nil, err
 	}
+	pins, read, err := lockPins(s, opts.Lock)
+	if err != nil {
+		return nil, err
+	}
 	store := cache.Open(opts.CacheDir)
 	st := assemble.NewStages(ctx, opts.Log)
-	p, err := resolve(ctx, s, opts, store, st)
+	p, err := resolve(ctx, s, opts, pins, store, st)
 	if err != nil {
 		return nil, err
 	}
@@ -29,6 +33,9 @@ func Build(ctx context.Context, s *spec.Resolved, opts Options) (*Result, error)
 		return nil, err
 	}
 	res.Timings = st.Timings
+	if res.LockWritten, err = writeLock(s, opts.Lock, read, res.Packages); err != nil {
+		return nil, err
+	}
 	// Pruning keeps everything this build used, so the next build of the
 	// same spec is as warm as this one left it.
 	if freed, err := store.Prune(opts.CacheLimit); err != nil {

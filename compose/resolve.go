@@ -37,13 +37,17 @@ func Plan(ctx context.Context, r *spec.Resolved, opts Options) (*plan.Plan, erro
 	if err != nil {
 		return nil, err
 	}
-	return resolve(ctx, r, opts, cache.Open(opts.CacheDir), assemble.NewStages(ctx, opts.Log))
+	pins, _, err := lockPins(r, opts.Lock)
+	if err != nil {
+		return nil, err
+	}
+	return resolve(ctx, r, opts, pins, cache.Open(opts.CacheDir), assemble.NewStages(ctx, opts.Log))
 }
 
 // resolve is the resolving step: the kernel and its modules are found (the
 // "kernel" and "modules" stages), every host path is made absolute and
 // every input named by the spec field it came from.
-func resolve(ctx context.Context, r *spec.Resolved, opts Options, store *cache.Cache, st *assemble.Stages) (*plan.Plan, error) {
+func resolve(ctx context.Context, r *spec.Resolved, opts Options, pins []kernel.Package, store *cache.Cache, st *assemble.Stages) (*plan.Plan, error) {
 	s := r.Spec()
 	out := opts.Output
 	if out == "" {
@@ -57,7 +61,7 @@ func resolve(ctx context.Context, r *spec.Resolved, opts Options, store *cache.C
 	var k *kernel.Kernel
 	if err := st.Run("kernel", func() (bool, error) {
 		var err error
-		k, err = resolveKernel(ctx, r, opts, store)
+		k, err = resolveKernel(ctx, r, opts, pins, store)
 		return false, err
 	}); err != nil {
 		return nil, err
@@ -116,12 +120,12 @@ func resolve(ctx context.Context, r *spec.Resolved, opts Options, store *cache.C
 	return p, nil
 }
 
-func resolveKernel(ctx context.Context, r *spec.Resolved, opts Options, store *cache.Cache) (*kernel.Kernel, error) {
+func resolveKernel(ctx context.Context, r *spec.Resolved, opts Options, pins []kernel.Package, store *cache.Cache) (*kernel.Kernel, error) {
 	s := r.Spec()
 	res := &kernel.Resolver{CacheDir: opts.CacheDir, Cache: store, Log: opts.Log}
 	switch {
 	case s.Kernel.Package != "":
-		return res.Package(ctx, s.Kernel.Package, opts.Locked)
+		return res.Package(ctx, s.Kernel.Package, pins)
 	case len(s.Kernel.Deb) > 0:
 		var srcs []kernel.DebSource
 		for _, d := range s.Kernel.Deb {

@@ -246,9 +246,15 @@ func compileImage(t testing.TB, text, dir, key string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), buildWait)
 	defer cancel()
 	start := time.Now()
+	// The pins go through a lock file and --locked's policy, the code path
+	// `tbcompose build --locked` takes.
+	lockPath := filepath.Join(workDir, key+".lock")
+	if err := compose.WriteLock(lockPath, exampleLock(t)); err != nil {
+		return "", err
+	}
 	res, err := compose.Build(ctx, s.WithDefaults(), compose.Options{
 		Output: filepath.Join(workDir, key+".iso"),
-		Locked: exampleLock(t).Packages,
+		Lock:   compose.LockOptions{Path: lockPath, Mode: compose.LockFrozen},
 	})
 	if err != nil {
 		return "", err

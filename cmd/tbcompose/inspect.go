@@ -11,7 +11,9 @@ import (
 	"github.com/tinyboot/tinyboot/compose"
 )
 
-func init() {
+func init() { register(newInspectCmd) }
+
+func newInspectCmd() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "inspect IMAGE.iso",
@@ -39,7 +41,7 @@ and nothing needs root.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
-	rootCmd.AddCommand(cmd)
+	return cmd
 }
 
 func printInspection(w io.Writer, in *compose.Inspection) {

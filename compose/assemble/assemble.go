@@ -57,6 +57,8 @@ type Result struct {
 	Parts         []Part           `json:"parts"`
 	Timings       []Timing         `json:"timings"`
 	Outputs       []Written        `json:"outputs,omitempty"`
+	// LockWritten is the lock file the build wrote, if any.
+	LockWritten string `json:"lock_written,omitempty"`
 }
 
 // Stages runs named, timed stages and keeps their timings.
