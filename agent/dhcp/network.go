@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"github.com/vishvananda/netlink"
+
+	"github.com/tinyboot/tinyboot/agent/clock"
 )
 
 // ResolvConfPath is where DNS servers from leases are written.
@@ -67,7 +69,7 @@ func Start(ctx context.Context, hostname string, logf func(string, ...any)) (*Ma
 			Name:     a.Name,
 			Client:   c,
 			Config:   &netlinkConfig{link: link, logf: logf},
-			Clock:    realClock{},
+			Clock:    clock.Real{},
 			Logf:     logf,
 			OnChange: func(l *Lease) { m.changed(a.Name, l) },
 		}
