@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -65,9 +64,7 @@ pruned after each build to TINYBOOT_CACHE_LIMIT (default 2G).`,
 				return err
 			}
 			if f.json {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(res)
+				return printJSON(cmd.OutOrStdout(), res)
 			}
 			printSummary(cmd.OutOrStdout(), res, summaryOptions{timings: f.timings, verbose: f.verbose})
 			return nil

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -39,9 +38,7 @@ TINYBOOT_CACHE_LIMIT: bytes, or with a binary suffix such as 700M or 2G
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(struct {
+				return printJSON(out, struct {
 					Root  string        `json:"root"`
 					Kinds []cache.Usage `json:"kinds"`
 				}{store.Root(), usage})

@@ -32,9 +32,7 @@ and nothing needs root.`,
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(in)
+				return printJSON(out, in)
 			}
 			printInspection(out, in)
 			return nil

@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -101,4 +102,11 @@ func runWith(root *cobra.Command, args []string, stderr io.Writer) int {
 	// Errors cobra returns itself (unknown command, bad flag) are usage errors.
 	fmt.Fprintln(stderr, "tbcompose:", err)
 	return exitUsage
+}
+
+// printJSON writes v as indented JSON, the form of every --json output.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
