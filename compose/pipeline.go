@@ -2,6 +2,7 @@ package compose
 
 import (
 	"context"
+	"errors"
 
 	"github.com/tinyboot/tinyboot/compose/assemble"
 	"github.com/tinyboot/tinyboot/internal/cache"
@@ -23,6 +24,10 @@ func Build(ctx context.Context, s *spec.Resolved, opts Options) (*Result, error)
 		return nil, err
 	}
 	store := cache.Open(opts.CacheDir)
+	if err := store.Acquire(); err != nil {
+		return nil, err
+	}
+	defer store.Release()
 	st := assemble.NewStages(ctx, opts.Log)
 	p, err := resolve(ctx, s, opts, pins, store, st)
 	if err != nil {
@@ -37,10 +42,14 @@ func Build(ctx context.Context, s *spec.Resolved, opts Options) (*Result, error)
 		return nil, err
 	}
 	// Pruning keeps everything this build used, so the next build of the
-	// same spec is as warm as this one left it.
-	if freed, err := store.Prune(opts.CacheLimit); err != nil {
+	// same spec is as warm as this one left it; while another build runs it
+	// is left to whichever ends last.
+	switch freed, err := store.Prune(opts.CacheLimit); {
+	case errors.Is(err, cache.ErrBusy):
+		opts.Log.Debug("cache", "prune", "skipped: another build is running")
+	case err != nil:
 		opts.Log.Warn("cache", "prune", err)
-	} else if freed > 0 {
+	case freed > 0:
 		opts.Log.Debug("cache", "pruned", freed)
 	}
 	return res, nil

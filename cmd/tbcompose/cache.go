@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -68,6 +69,9 @@ TINYBOOT_CACHE_LIMIT: bytes, or with a binary suffix such as 700M or 2G
 				return err
 			}
 			freed, err := store.Clean()
+			if errors.Is(err, cache.ErrBusy) {
+				return withCode(exitInvalid, fmt.Errorf("cache clean: %w; try again when it has finished", err))
+			}
 			if err != nil {
 				return withCode(exitInvalid, err)
 			}

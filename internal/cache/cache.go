@@ -9,7 +9,10 @@
 // fsync, rename), so a killed build never leaves a half entry. Every use
 // stamps the entry's modification time; Prune removes the least recently
 // used entries until the cache fits its limit, never one this process has
-// used, so a build never loses what it is building from.
+// used, so a build never loses what it is building from. A build holds a
+// shared lock on the cache while it runs (Acquire); Prune and Clean need
+// the lock alone, so one build never prunes what another is using: while
+// builds overlap, pruning waits for the last of them.
 package cache
 
 import (
@@ -27,7 +30,14 @@ import (
 	"time"
 
 	"github.com/google/renameio/v2"
+	"golang.org/x/sys/unix"
 )
+
+// lockName is the file builds hold a shared flock on.
+const lockName = ".lock"
+
+// ErrBusy is Prune's or Clean's answer while another build uses the cache.
+var ErrBusy = errors.New("another build is using the cache")
 
 // FormatVersion is part of every key: bump it when what an entry holds,
 // or how keys are made, changes.
@@ -54,11 +64,77 @@ type Cache struct {
 	mu   sync.Mutex
 	used map[string]bool
 	now  func() time.Time
+	lock *os.File // held from Acquire to Release
 }
 
 // Open returns the cache at root, creating nothing until it is written.
 func Open(root string) *Cache {
 	return &Cache{root: root, used: map[string]bool{}, now: time.Now}
+}
+
+// Acquire takes the shared lock a build holds for as long as it uses the
+// cache; Release gives it back.
+func (c *Cache) Acquire() error {
+	if err := os.MkdirAll(c.root, 0o755); err != nil {
+		return fmt.Errorf("cache: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(c.root, lockName), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("cache: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH); err != nil {
+		f.Close()
+		return fmt.Errorf("cache: lock %s: %w", f.Name(), err)
+	}
+	c.mu.Lock()
+	c.lock = f
+	c.mu.Unlock()
+	return nil
+}
+
+// Release gives back the lock Acquire took.
+func (c *Cache) Release() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.lock != nil {
+		c.lock.Close()
+		c.lock = nil
+	}
+}
+
+// exclusive takes the cache for this process alone, without waiting: it
+// turns the shared lock into an exclusive one (or takes one if it held
+// none). The returned func gives it back.
+func (c *Cache) exclusive() (func(), error) {
+	c.mu.Lock()
+	f := c.lock
+	c.mu.Unlock()
+	own := f == nil
+	if own {
+		if _, err := os.Stat(c.root); errors.Is(err, fs.ErrNotExist) {
+			return func() {}, nil
+		}
+		var err error
+		if f, err = os.OpenFile(filepath.Join(c.root, lockName), os.O_RDWR|os.O_CREATE, 0o644); err != nil {
+			return nil, fmt.Errorf("cache: %w", err)
+		}
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		if own {
+			f.Close()
+		}
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, ErrBusy
+		}
+		return nil, fmt.Errorf("cache: lock: %w", err)
+	}
+	return func() {
+		if own {
+			f.Close()
+			return
+		}
+		_ = unix.Flock(int(f.Fd()), unix.LOCK_SH)
+	}, nil
 }
 
 // Root is the cache's directory.
@@ -223,8 +299,14 @@ func (c *Cache) Info() ([]Usage, error) {
 
 // Prune removes the least recently used entries until the cache holds at
 // most limit bytes, skipping every entry this process used, and removes
-// in-progress leftovers of killed builds. It returns the bytes freed.
+// in-progress leftovers of killed builds. It returns the bytes freed, or
+// ErrBusy while another build holds the cache.
 func (c *Cache) Prune(limit int64) (int64, error) {
+	unlock, err := c.exclusive()
+	if err != nil {
+		return 0, err
+	}
+	defer unlock()
 	c.removeAbandoned()
 	entries, err := c.Entries()
 	if err != nil {
@@ -275,8 +357,14 @@ func (c *Cache) removeAbandoned() {
 }
 
 // Clean removes every entry (and every leftover) below the root, keeping
-// the root itself. It returns the bytes freed.
+// the root itself. It returns the bytes freed, or ErrBusy while a build
+// holds the cache.
 func (c *Cache) Clean() (int64, error) {
+	unlock, err := c.exclusive()
+	if err != nil {
+		return 0, err
+	}
+	defer unlock()
 	entries, err := c.Entries()
 	if err != nil {
 		return 0, err
@@ -293,6 +381,9 @@ func (c *Cache) Clean() (int64, error) {
 		return 0, fmt.Errorf("cache %s: %w", c.root, err)
 	}
 	for _, it := range items {
+		if it.Name() == lockName {
+			continue
+		}
 		if err := os.RemoveAll(filepath.Join(c.root, it.Name())); err != nil {
 			return freed, fmt.Errorf("cache: %w", err)
 		}

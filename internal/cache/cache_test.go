@@ -151,3 +151,34 @@ func TestPruneRemovesAbandonedTemps(t *testing.T) {
 		t.Error("an abandoned temp file was kept")
 	}
 }
+
+// TestPruneWaitsForOtherBuilds: while another build holds the cache,
+// pruning and cleaning leave it alone; once it is done, they run.
+func TestPruneWaitsForOtherBuilds(t *testing.T) {
+	root := t.TempDir()
+	other := Open(root)
+	if err := other.Acquire(); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Put("seg", "theirs", []byte("in use elsewhere")); err != nil {
+		t.Fatal(err)
+	}
+	me := Open(root)
+	if err := me.Acquire(); err != nil {
+		t.Fatal(err)
+	}
+	defer me.Release()
+	if _, err := me.Prune(0); err != ErrBusy {
+		t.Fatalf("prune beside a running build: %v, want ErrBusy", err)
+	}
+	if _, err := me.Clean(); err != ErrBusy {
+		t.Fatalf("clean beside a running build: %v, want ErrBusy", err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "seg", "theirs")); err != nil {
+		t.Fatal("the other build's entry is gone")
+	}
+	other.Release()
+	if freed, err := me.Prune(0); err != nil || freed == 0 {
+		t.Fatalf("prune after the other build ended: freed %d, %v", freed, err)
+	}
+}
