@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -91,5 +92,31 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
+	// Every path is made absolute once, here: later stages run commands
+	// in other directories (go build runs in the app's module), where a
+	// relative path would name another place.
+	var err error
+	if o.CacheDir, err = absPath("cache directory", o.CacheDir); err != nil {
+		return o, err
+	}
+	if o.Output != "" {
+		if o.Output, err = absPath("output", o.Output); err != nil {
+			return o, err
+		}
+	}
+	if o.AgentPath != "" {
+		if o.AgentPath, err = absPath("--agent", o.AgentPath); err != nil {
+			return o, err
+		}
+	}
 	return o, nil
+}
+
+// absPath makes p absolute against the current directory.
+func absPath(what, p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", fmt.Errorf("%s %s: %w", what, p, err)
+	}
+	return abs, nil
 }

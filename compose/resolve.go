@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/tinyboot/tinyboot/compose/assemble"
@@ -53,9 +52,9 @@ func resolve(ctx context.Context, r *spec.Resolved, opts Options, pins []kernel.
 	if out == "" {
 		out = r.Output()
 	}
-	out, err := filepath.Abs(out)
+	out, err := absPath("output", out)
 	if err != nil {
-		return nil, fmt.Errorf("output %s: %w", out, err)
+		return nil, err
 	}
 
 	var k *kernel.Kernel
