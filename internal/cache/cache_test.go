@@ -58,7 +58,7 @@ func TestKeyDistinguishesParts(t *testing.T) {
 	if Key("k", "x") == Key("j", "x") {
 		t.Error("kind is not in the key")
 	}
-	if Key("k", "x") != Key("k", "x") {
+	if a, b := Key("k", "x"), Key("k", "x"); a != b {
 		t.Error("key is not deterministic")
 	}
 }
