@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tinyboot/tinyboot/agent/blkid"
+	"github.com/tinyboot/tinyboot/agent/clock"
 )
 
 // System is the part of the operating system the agent drives. The real
@@ -53,15 +54,9 @@ type BlockDevice struct {
 }
 
 // Clock is the time source; tests drive it by hand.
-type Clock interface {
-	Now() time.Time
-	After(d time.Duration) <-chan time.Time
-}
+type Clock = clock.Clock
 
-type realClock struct{}
-
-func (realClock) Now() time.Time                         { return time.Now() }
-func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+type realClock = clock.Real
 
 // ExitStatus is how a process ended.
 type ExitStatus struct {

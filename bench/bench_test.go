@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"testing"
 	"time"
-
-	"github.com/cavaliergopher/cpio"
 )
 
 func TestMedian(t *testing.T) {
@@ -70,58 +67,6 @@ func TestParseGuest(t *testing.T) {
 			}
 			if own := g.AgentOwn(); own != tc.own {
 				t.Errorf("AgentOwn = %v, want %v", own, tc.own)
-			}
-		})
-	}
-}
-
-// archive writes a newc archive of the named empty files.
-func archive(t *testing.T, names ...string) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	w := cpio.NewWriter(&buf)
-	for _, n := range names {
-		body := []byte(n)
-		if err := w.WriteHeader(&cpio.Header{Name: n, Mode: cpio.TypeReg | 0o644, Size: int64(len(body))}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := w.Write(body); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-func TestSplitArchives(t *testing.T) {
-	a, b := archive(t, "init", "etc/x"), archive(t, "bin/app")
-	for _, tc := range []struct {
-		name    string
-		in      []byte
-		want    [][]byte
-		wantErr bool
-	}{
-		{"empty", nil, nil, false},
-		{"one", a, [][]byte{a}, false},
-		{"two", append(append([]byte{}, a...), b...), [][]byte{a, b}, false},
-		{"zero padding between", append(append(append([]byte{}, a...), make([]byte, 512)...), b...), [][]byte{a, b}, false},
-		{"truncated", a[:len(a)-40], nil, true},
-		{"garbage", []byte("not a cpio archive at all"), nil, true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := splitArchives(tc.in)
-			if (err != nil) != tc.wantErr {
-				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
-			}
-			if len(got) != len(tc.want) {
-				t.Fatalf("got %d archives, want %d", len(got), len(tc.want))
-			}
-			for i := range got {
-				if !bytes.Equal(got[i], tc.want[i]) {
-					t.Errorf("archive %d: %d bytes, want %d", i, len(got[i]), len(tc.want[i]))
-				}
 			}
 		})
 	}

@@ -1,6 +1,8 @@
-// Package compose turns a spec into an image: it resolves the kernel, the
-// kernel modules, the app and the agent, then assembles the initramfs, the
-// UKI, the ESP and the ISO, and writes the image atomically.
+// Package compose turns a spec into an image. Its resolving step turns a
+// spec with defaults applied (spec.Resolved) and the lock's pins into a
+// plan.Plan: the kernel, the modules in load order, every host input and
+// every requested output. The assembling step, package assemble, builds
+// the outputs from the plan alone.
 package compose
 
 import (
@@ -12,7 +14,7 @@ import (
 )
 
 // AppPath is where the app lives inside the image.
-func AppPath(s *spec.Spec) string { return "/bin/" + s.Name }
+func AppPath(name string) string { return "/bin/" + name }
 
 // VolumeID derives the ISO volume identifier from the spec's name:
 // ISO9660 d-characters (A-Z, 0-9, _), at most 32 of them.
@@ -68,7 +70,8 @@ func Cmdline(extra []string) string {
 
 // Bake makes the baked spec the agent applies: everything resolved, no
 // host paths. modules must already be in load order.
-func Bake(s *spec.Spec, kernelVersion string, modules []baked.Module) *baked.Config {
+func Bake(r *spec.Resolved, kernelVersion string, modules []baked.Module) *baked.Config {
+	s := r.Spec()
 	c := &baked.Config{
 		Version:       baked.Version,
 		Name:          s.Name,
@@ -76,7 +79,7 @@ func Bake(s *spec.Spec, kernelVersion string, modules []baked.Module) *baked.Con
 		KernelVersion: kernelVersion,
 		Modules:       modules,
 		App: baked.App{
-			Path:        AppPath(s),
+			Path:        AppPath(s.Name),
 			Args:        s.App.Args,
 			Env:         s.App.Env,
 			StopTimeout: baked.Duration(s.App.StopTimeout),
@@ -85,13 +88,10 @@ func Bake(s *spec.Spec, kernelVersion string, modules []baked.Module) *baked.Con
 		},
 		ISO: baked.ISO{VolumeID: VolumeID(s.Name)},
 		Network: baked.Network{
-			DHCP: s.Network.DHCP == nil || *s.Network.DHCP,
+			DHCP: r.DHCP(),
 			Wait: baked.Duration(s.Network.Wait),
 		},
 		Time: baked.Time{NTP: s.Time.NTP, Wait: baked.Duration(s.Time.Wait)},
-	}
-	if c.Hostname == "" {
-		c.Hostname = s.Name
 	}
 	bakeRuntime(s, c)
 	bakeNetRuntime(c, s)

@@ -1,7 +1,6 @@
 package compose
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -9,9 +8,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tinyboot/tinyboot/compose/assemble"
 	"github.com/tinyboot/tinyboot/compose/initramfs"
-	"github.com/tinyboot/tinyboot/compose/kernel"
-	"github.com/tinyboot/tinyboot/spec"
+	"github.com/tinyboot/tinyboot/internal/cache"
 )
 
 // Options tune a build; the zero value builds the spec as written.
@@ -24,14 +23,16 @@ type Options struct {
 	AgentPath string
 	// CacheDir defaults to CacheDir().
 	CacheDir string
+	// CacheLimit is the size the cache is pruned to after the build;
+	// default TINYBOOT_CACHE_LIMIT, else cache.DefaultLimit.
+	CacheLimit int64
 	// Epoch stamps every file time in the image; default SOURCE_DATE_EPOCH,
 	// else DefaultEpoch, so builds are reproducible unless asked otherwise.
 	Epoch time.Time
-	// Locked pins the kernel packages (from tinyboot.lock); nil resolves
-	// them afresh.
-	Locked []kernel.Package
-	// ZoneinfoSHA256 pins the zone database a timezone ships (from
-	// tinyboot.lock); empty takes the toolchain's as it is.
+	// Lock says where tinyboot.lock is and how to use it.
+	Lock LockOptions
+	// ZoneinfoSHA256 pins the zone database a timezone ships; empty takes
+	// the lock's pin, if any, else the toolchain's database as it is.
 	ZoneinfoSHA256 string
 	// Log gets one line per stage.
 	Log *slog.Logger
@@ -43,30 +44,13 @@ type Options struct {
 var DefaultEpoch = time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // Part is one component's share of the image, for the size report.
-type Part struct {
-	Name string `json:"name"`
-	Size int64  `json:"size"`
-}
+type Part = assemble.Part
 
 // Timing is how long one stage took.
-type Timing struct {
-	Stage    string        `json:"stage"`
-	Duration time.Duration `json:"duration_ns"`
-}
+type Timing = assemble.Timing
 
 // Result describes a built image.
-type Result struct {
-	Output        string           `json:"output"`
-	Size          int64            `json:"size"`
-	SHA256        string           `json:"sha256"`
-	KernelVersion string           `json:"kernel_version"`
-	Packages      []kernel.Package `json:"kernel_packages,omitempty"`
-	// ZoneinfoSHA256 is the zone database shipped, when a timezone is set.
-	ZoneinfoSHA256 string   `json:"zoneinfo_sha256,omitempty"`
-	Modules        []string `json:"modules"`
-	Parts          []Part   `json:"parts"`
-	Timings        []Timing `json:"timings"`
-}
+type Result = assemble.Result
 
 // EpochFromEnv reads SOURCE_DATE_EPOCH (seconds since 1970), the
 // reproducible-builds convention.
@@ -82,66 +66,53 @@ func EpochFromEnv() (time.Time, error) {
 	return time.Unix(n, 0).UTC(), nil
 }
 
-// builder carries one build's state from stage to stage.
-type builder struct {
-	ctx  context.Context
-	spec *spec.Spec
-	opts Options
-	log  *slog.Logger
-	res  *Result
-}
-
-// Build composes the image s describes. s must be loaded and valid, with
-// defaults applied.
-func Build(ctx context.Context, s *spec.Spec, opts Options) (*Result, error) {
-	if opts.Compression == "" {
-		opts.Compression = initramfs.Zstd
+// withDefaults fills in what the zero Options leave open.
+func (o Options) withDefaults() (Options, error) {
+	if o.Compression == "" {
+		o.Compression = initramfs.Zstd
 	}
-	if opts.CacheDir == "" {
+	if o.CacheDir == "" {
 		dir, err := CacheDir()
 		if err != nil {
-			return nil, err
+			return o, err
 		}
-		opts.CacheDir = dir
+		o.CacheDir = dir
 	}
-	if opts.Epoch.IsZero() {
+	if o.CacheLimit == 0 {
+		n, err := cache.LimitFromEnv()
+		if err != nil {
+			return o, err
+		}
+		o.CacheLimit = n
+	}
+	if o.Epoch.IsZero() {
 		e, err := EpochFromEnv()
 		if err != nil {
-			return nil, err
+			return o, err
 		}
-		opts.Epoch = e
+		o.Epoch = e
 	}
-	log := opts.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	out := opts.Output
-	if out == "" {
-		out = s.Resolve(s.Output)
-	}
-	if out == "" {
-		out = filepath.Join(s.Dir, s.Name+".iso")
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
 	}
 	// Every path is made absolute once, here: later stages run commands
 	// in other directories (go build runs in the app's module), where a
 	// relative path would name another place.
 	var err error
-	if out, err = absPath("output", out); err != nil {
-		return nil, err
+	if o.CacheDir, err = absPath("cache directory", o.CacheDir); err != nil {
+		return o, err
 	}
-	if opts.CacheDir, err = absPath("cache directory", opts.CacheDir); err != nil {
-		return nil, err
-	}
-	if opts.AgentPath != "" {
-		if opts.AgentPath, err = absPath("--agent", opts.AgentPath); err != nil {
-			return nil, err
+	if o.Output != "" {
+		if o.Output, err = absPath("output", o.Output); err != nil {
+			return o, err
 		}
 	}
-	b := &builder{ctx: ctx, spec: s, opts: opts, log: log, res: &Result{Output: out}}
-	if err := b.run(); err != nil {
-		return nil, err
+	if o.AgentPath != "" {
+		if o.AgentPath, err = absPath("--agent", o.AgentPath); err != nil {
+			return o, err
+		}
 	}
-	return b.res, nil
+	return o, nil
 }
 
 // absPath makes p absolute against the current directory.
@@ -151,24 +122,4 @@ func absPath(what, p string) (string, error) {
 		return "", fmt.Errorf("%s %s: %w", what, p, err)
 	}
 	return abs, nil
-}
-
-// stage runs fn as a named, timed stage.
-func (b *builder) stage(name string, fn func() error) error {
-	if err := b.ctx.Err(); err != nil {
-		return err
-	}
-	start := time.Now()
-	err := fn()
-	d := time.Since(start)
-	b.res.Timings = append(b.res.Timings, Timing{Stage: name, Duration: d})
-	if err != nil {
-		return err
-	}
-	b.log.Info(name, "took", d.Round(time.Millisecond))
-	return nil
-}
-
-func (b *builder) addPart(name string, size int64) {
-	b.res.Parts = append(b.res.Parts, Part{Name: name, Size: size})
 }

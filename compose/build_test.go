@@ -38,7 +38,7 @@ func requireKernelTools(t *testing.T) {
 	}
 }
 
-func loadExample(t *testing.T) *spec.Spec {
+func loadExample(t *testing.T) *spec.Resolved {
 	t.Helper()
 	s, diags, err := spec.Load("../examples/tinyboot.yaml")
 	if err != nil {
@@ -49,8 +49,7 @@ func loadExample(t *testing.T) *spec.Spec {
 	}
 	// The suite runs against the kernel package testcache names.
 	s.Kernel.Package = testcache.Kernel()
-	s.ApplyDefaults()
-	return s
+	return s.WithDefaults()
 }
 
 // TestBuildExample builds the example with Debian's real kernel and reads
@@ -121,7 +120,7 @@ func TestBuildExample(t *testing.T) {
 		t.Errorf("baked spec: %+v", in.Spec)
 	}
 	specJSON, _ := json.Marshal(in.Spec)
-	for _, host := range []string{s.Dir, filepath.Dir(s.Dir), os.Getenv("HOME"), "/tmp/", "/root/"} {
+	for _, host := range []string{s.Spec().Dir, filepath.Dir(s.Spec().Dir), os.Getenv("HOME"), "/tmp/", "/root/"} {
 		if host != "" && strings.Contains(string(specJSON), host) {
 			t.Errorf("baked spec holds the host path %q: %s", host, specJSON)
 		}

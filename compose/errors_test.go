@@ -11,9 +11,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/tinyboot/tinyboot/compose/initramfs"
 	"github.com/tinyboot/tinyboot/spec"
@@ -54,7 +51,6 @@ func newErrFixture(t *testing.T) *errFixture {
 		CACerts: "none",
 		Dir:     f.dir,
 	}
-	f.spec.ApplyDefaults()
 	f.opts = Options{Output: f.path("out/hello.iso"), Compression: initramfs.None, AgentPath: f.agent, CacheDir: t.TempDir(), Epoch: DefaultEpoch}
 	return f
 }
@@ -133,7 +129,7 @@ func TestBuildErrorMessages(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newErrFixture(t)
 			tt.setup(f)
-			_, err := Build(context.Background(), f.spec, f.opts)
+			_, err := Build(context.Background(), f.spec.WithDefaults(), f.opts)
 			if err == nil {
 				t.Fatal("build succeeded")
 			}
@@ -156,7 +152,7 @@ func TestBuildErrorMessages(t *testing.T) {
 // above come from what each case breaks.
 func TestFixtureBuilds(t *testing.T) {
 	f := newErrFixture(t)
-	res, err := Build(context.Background(), f.spec, f.opts)
+	res, err := Build(context.Background(), f.spec.WithDefaults(), f.opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,90 +162,6 @@ func TestFixtureBuilds(t *testing.T) {
 	if got := f.outNames(); !slices.Equal(got, []string{"hello.iso"}) {
 		t.Errorf("output directory holds %v", got)
 	}
-}
-
-// TestRemoveStaleTemps checks which leftovers beside the output a build
-// removes: those whose lock nobody holds, and lockless work directories
-// only once they are old enough not to be a build just starting.
-func TestRemoveStaleTemps(t *testing.T) {
-	dir := t.TempDir()
-	mk := func(rel string) string {
-		p := filepath.Join(dir, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	old := time.Now().Add(-2 * lockGrace)
-	mk(".tbcompose-a.iso-dead")
-	mk(".tbcompose-work-dead/.lock")
-	mk(".tbcompose-work-oldnolock/x")
-	os.Chtimes(filepath.Join(dir, ".tbcompose-work-oldnolock"), old, old)
-	mk(".tbcompose-work-young/x")
-	mk("unrelated.iso")
-	for _, rel := range []string{".tbcompose-a.iso-live", ".tbcompose-work-live/.lock"} {
-		lf, err := os.Open(mk(rel))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer lf.Close()
-		if err := unix.Flock(int(lf.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-			t.Fatal(err)
-		}
-	}
-	removeStaleTemps(dir)
-	entries, _ := os.ReadDir(dir)
-	var got []string
-	for _, e := range entries {
-		got = append(got, e.Name())
-	}
-	want := []string{".tbcompose-a.iso-live", ".tbcompose-work-live", ".tbcompose-work-young", "unrelated.iso"}
-	if !slices.Equal(got, want) {
-		t.Errorf("left %v, want %v", got, want)
-	}
-}
-
-// TestTempSurvivesCleanup runs a build's temp file and work directory
-// creation against concurrent cleanups: what is returned must still be at
-// its name, locked, however the two interleave.
-func TestTempSurvivesCleanup(t *testing.T) {
-	dir := t.TempDir()
-	out := filepath.Join(dir, "x.iso")
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-				removeStaleTemps(dir)
-			}
-		}
-	}()
-	for range 200 {
-		f, err := createTemp(out)
-		if err != nil {
-			t.Fatal(err)
-		}
-		work, lock, err := createWorkDir(out)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !stillAt(f, f.Name()) || !stillAt(lock, filepath.Join(work, ".lock")) {
-			t.Fatal("a cleanup removed a live build's temp file or work directory")
-		}
-		f.Close()
-		os.Remove(f.Name())
-		lock.Close()
-		os.RemoveAll(work)
-	}
-	close(stop)
-	<-done
 }
 
 // x86Exec is a static (interp "") or dynamic x86-64 executable header.

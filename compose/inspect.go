@@ -2,20 +2,14 @@ package compose
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"io"
-	"path"
 	"sort"
 	"strings"
 
-	"github.com/cavaliergopher/cpio"
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
-	"github.com/ulikunitz/xz"
-
+	"github.com/tinyboot/tinyboot/compose/assemble"
 	"github.com/tinyboot/tinyboot/compose/authenticode"
 	"github.com/tinyboot/tinyboot/compose/esp"
+	"github.com/tinyboot/tinyboot/compose/initramfs"
 	"github.com/tinyboot/tinyboot/compose/iso"
 	"github.com/tinyboot/tinyboot/compose/uki"
 	"github.com/tinyboot/tinyboot/spec/baked"
@@ -59,6 +53,45 @@ type InspectedFile struct {
 	Dir bool `json:"dir,omitempty"`
 }
 
+// BootImage is an image's boot chain read back: the ESP from the ISO's El
+// Torito catalog, the UKI from the ESP, the UKI's sections. Inspect and the
+// benchmarks share it.
+type BootImage struct {
+	ESP []byte
+	UKI []byte
+	// Sections are the UKI's sections by name (uki.Section* constants).
+	Sections map[string][]byte
+}
+
+// ReadBoot reads the boot chain of an opened image.
+func ReadBoot(im *iso.Image) (*BootImage, error) {
+	espImage, err := im.ESP()
+	if err != nil {
+		return nil, fmt.Errorf("no EFI boot image: %w", err)
+	}
+	fat, err := esp.Open(bytes.NewReader(espImage))
+	if err != nil {
+		return nil, fmt.Errorf("ESP: %w", err)
+	}
+	ukiImage, err := fat.ReadFile(assemble.ESPBootPath)
+	if err != nil {
+		return nil, fmt.Errorf("ESP: %w", err)
+	}
+	u, err := uki.Read(bytes.NewReader(ukiImage))
+	if err != nil {
+		return nil, fmt.Errorf("UKI: %w", err)
+	}
+	b := &BootImage{ESP: espImage, UKI: ukiImage, Sections: map[string][]byte{}}
+	for _, sec := range u.Sections() {
+		data, err := sec.ReadAll()
+		if err != nil {
+			return nil, fmt.Errorf("UKI %s: %w", sec.Name, err)
+		}
+		b.Sections[sec.Name] = data
+	}
+	return b, nil
+}
+
 // Inspect reads the image at p: its ISO tree, its boot catalog and GPT,
 // the UKI inside the ESP, and the initramfs inside the UKI.
 func Inspect(p string) (*Inspection, error) {
@@ -84,148 +117,35 @@ func Inspect(p string) (*Inspection, error) {
 		}
 		in.Payload = append(in.Payload, InspectedFile{Path: f.Path, Size: f.Size, Mode: f.Mode.String(), Link: f.LinkTarget})
 	}
-	espImage, err := im.ESP()
-	if err != nil {
-		return nil, fmt.Errorf("%s: no EFI boot image: %w", p, err)
-	}
-	in.ESPSize = int64(len(espImage))
-	fat, err := esp.Open(bytes.NewReader(espImage))
+	boot, err := ReadBoot(im)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p, err)
 	}
-	ukiImage, err := fat.ReadFile("EFI/BOOT/BOOTX64.EFI")
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", p, err)
-	}
-	in.UKISize = int64(len(ukiImage))
-	if in.Signature, err = authenticode.Summarize(ukiImage); err != nil {
+	in.ESPSize, in.UKISize = int64(len(boot.ESP)), int64(len(boot.UKI))
+	if in.Signature, err = authenticode.Summarize(boot.UKI); err != nil {
 		return nil, fmt.Errorf("%s: UKI signature: %w", p, err)
 	}
-	u, err := uki.Read(bytes.NewReader(ukiImage))
-	if err != nil {
-		return nil, fmt.Errorf("%s: UKI: %w", p, err)
-	}
-	read := func(name string) []byte {
-		s, ok := u.Section(name)
-		if !ok {
-			return nil
-		}
-		b, _ := s.ReadAll()
-		return b
-	}
-	in.Cmdline = strings.TrimRight(string(read(".cmdline")), "\x00\n")
-	in.OSRelease = string(read(".osrel"))
-	in.Uname = string(read(".uname"))
-	if s, ok := u.Section(".linux"); ok {
-		in.KernelSize = s.Size
-	}
-	initrd := read(".initrd")
+	in.Cmdline = strings.TrimRight(string(boot.Sections[uki.SectionCmdline]), "\x00\n")
+	in.OSRelease = string(boot.Sections[uki.SectionOSRel])
+	in.Uname = string(boot.Sections[uki.SectionUname])
+	in.KernelSize = int64(len(boot.Sections[uki.SectionLinux]))
+	initrd := boot.Sections[uki.SectionInitrd]
 	in.InitrdSize = int64(len(initrd))
 	if len(initrd) == 0 {
 		return in, nil
 	}
-	if err := inspectInitramfs(in, initrd); err != nil {
-		return nil, fmt.Errorf("%s: initramfs: %w", p, err)
+	entries, err := initramfs.Read(initrd)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
 	}
+	for _, e := range entries {
+		in.Initramfs = append(in.Initramfs, InspectedFile{Path: e.Path, Size: e.Size, Mode: e.Mode.String(), Link: e.Link, UID: e.UID, GID: e.GID, Dir: e.Mode.IsDir()})
+		if e.Path == baked.Path {
+			if c, err := baked.Unmarshal(e.Data); err == nil {
+				in.Spec = c
+			}
+		}
+	}
+	sort.SliceStable(in.Initramfs, func(i, j int) bool { return in.Initramfs[i].Path < in.Initramfs[j].Path })
 	return in, nil
-}
-
-// inspectInitramfs walks every concatenated segment, compressed or not,
-// as the kernel's unpacker does.
-func inspectInitramfs(in *Inspection, data []byte) error {
-	for len(data) > 0 {
-		// Segments may be padded with zeros between them.
-		data = bytes.TrimLeft(data, "\x00")
-		if len(data) == 0 {
-			break
-		}
-		r := bytes.NewReader(data)
-		var dec io.Reader
-		switch {
-		case bytes.HasPrefix(data, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-			z, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1))
-			if err != nil {
-				return err
-			}
-			defer z.Close()
-			dec = z
-		case bytes.HasPrefix(data, []byte{0xfd, '7', 'z', 'X', 'Z', 0}):
-			x, err := xz.NewReader(r)
-			if err != nil {
-				return err
-			}
-			dec = x
-		case bytes.HasPrefix(data, []byte{0x1f, 0x8b}):
-			g, err := gzip.NewReader(r)
-			if err != nil {
-				return err
-			}
-			dec = g
-		case bytes.HasPrefix(data, []byte("070701")):
-			dec = r
-		default:
-			return fmt.Errorf("unknown segment format (starts % x)", data[:min(len(data), 6)])
-		}
-		// Every compressed stream here holds all the remaining segments of
-		// its kind back to back; the decoders read across frame boundaries.
-		raw, err := io.ReadAll(dec)
-		if err != nil {
-			return err
-		}
-		if err := readCPIOs(in, raw); err != nil {
-			return err
-		}
-		if dec == r {
-			break
-		}
-		data = data[len(data)-r.Len():]
-		if r.Len() == 0 {
-			break
-		}
-	}
-	sort.Slice(in.Initramfs, func(i, j int) bool { return in.Initramfs[i].Path < in.Initramfs[j].Path })
-	return nil
-}
-
-// readCPIOs reads newc archives one after another from raw.
-func readCPIOs(in *Inspection, raw []byte) error {
-	for {
-		i := bytes.Index(raw, []byte("070701"))
-		if i < 0 {
-			return nil
-		}
-		br := bytes.NewReader(raw[i:])
-		cr := cpio.NewReader(br)
-		for {
-			h, err := cr.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				return err
-			}
-			body, err := io.ReadAll(cr)
-			if err != nil {
-				return err
-			}
-			name := "/" + strings.TrimPrefix(path.Clean("/"+h.Name), "/")
-			f := InspectedFile{Path: name, Size: h.Size, Mode: fmt.Sprintf("%v", h.FileInfo().Mode()), UID: h.Uid, GID: h.Guid, Dir: h.Mode.IsDir()}
-			if h.Mode&cpio.ModeType == cpio.TypeSymlink {
-				// The reader moves a symlink's body (its target) to Linkname.
-				f.Link, f.Size = h.Linkname, 0
-			}
-			in.Initramfs = append(in.Initramfs, f)
-			if name == baked.Path {
-				if c, err := baked.Unmarshal(body); err == nil {
-					in.Spec = c
-				}
-			}
-		}
-		// The reader buffered ahead; skip past this archive's trailer.
-		t := bytes.Index(raw[i:], []byte("TRAILER!!!"))
-		if t < 0 {
-			return nil
-		}
-		raw = raw[i+t+len("TRAILER!!!"):]
-	}
 }

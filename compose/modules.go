@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -13,32 +14,10 @@ import (
 
 	"github.com/tinyboot/tinyboot/compose/kernel"
 	"github.com/tinyboot/tinyboot/compose/kmod"
-	"github.com/tinyboot/tinyboot/internal/fsutil"
+	"github.com/tinyboot/tinyboot/compose/plan"
+	"github.com/tinyboot/tinyboot/internal/cache"
 	"github.com/tinyboot/tinyboot/spec"
 )
-
-// resolvedModule is a module to ship, in load order.
-type resolvedModule struct {
-	Name string `json:"name"`
-	// Path is relative to lib/modules/<version> in the image, always .ko.
-	Path string `json:"path"`
-	// Source is relative to the kernel's ModulesDir, possibly compressed.
-	Source string `json:"source"`
-}
-
-// read returns the module's uncompressed bytes.
-func (m resolvedModule) read(k *kernel.Kernel) ([]byte, error) {
-	f, err := os.Open(filepath.Join(k.ModulesDir, m.Source))
-	if err != nil {
-		return nil, fmt.Errorf("modules: %s: %w", m.Name, err)
-	}
-	defer f.Close()
-	data, err := kmod.Decompress(m.Source, f)
-	if err != nil {
-		return nil, fmt.Errorf("modules: %s (%s): %w; the kernel's module file is damaged: unpack or download the kernel again", m.Name, m.Source, err)
-	}
-	return data, nil
-}
 
 // BaseModules are the modules the spec's features need, before the spec's
 // own modules: the boot medium (CD over AHCI, IDE or virtio-scsi; a USB
@@ -48,7 +27,8 @@ func (m resolvedModule) read(k *kernel.Kernel) ([]byte, error) {
 // is on or interfaces are configured, the ACPI power button the agent
 // turns into a clean shutdown, and the watchdogs of QEMU (i6300esb) and
 // Intel chipsets (iTCO_wdt) unless the watchdog is off.
-func BaseModules(s *spec.Spec) []string {
+func BaseModules(r *spec.Resolved) []string {
+	s := r.Spec()
 	mods := []string{
 		"virtio_pci", "isofs",
 		"ahci", "ata_piix", "sr_mod", "virtio_scsi",
@@ -62,7 +42,7 @@ func BaseModules(s *spec.Spec) []string {
 	if s.Persistent != nil {
 		mods = append(mods, s.Persistent.FS)
 	}
-	if s.Network.DHCP == nil || *s.Network.DHCP || len(s.Network.Interfaces) > 0 {
+	if r.DHCP() || len(s.Network.Interfaces) > 0 {
 		mods = append(mods, "virtio_net", "e1000", "e1000e")
 	}
 	if w := s.Watchdog; w == nil || w.Enabled == nil || *w.Enabled {
@@ -74,21 +54,29 @@ func BaseModules(s *spec.Spec) []string {
 // resolveModules turns the base set and the spec's modules into a load
 // order. The answer is cached per module tree and list of names, so warm
 // builds of an unchanged spec never load the tree's index.
-func (b *builder) resolveModules(k *kernel.Kernel) ([]resolvedModule, error) {
+// Cache kinds of the module resolver: resolved load orders and module
+// indexes.
+const (
+	modresKind   = "modres"
+	modindexKind = "modindex"
+)
+
+func resolveModules(r *spec.Resolved, k *kernel.Kernel, store *cache.Cache, log *slog.Logger) ([]plan.Module, error) {
 	tree, err := newModuleTree(k)
 	if err != nil {
 		return nil, fmt.Errorf("modules: reading the module tree %s of kernel %s: %w", k.ModulesDir, k.Version, err)
 	}
-	base := BaseModules(b.spec)
-	cachePath := filepath.Join(b.opts.CacheDir, "modres", fmt.Sprintf("%x.json", sha256Bytes([]byte(tree.key + "\x00" + strings.Join(base, ",") + "\x00" + strings.Join(b.spec.Modules, ",")))[:16]))
-	var cached []resolvedModule
-	if data, err := os.ReadFile(cachePath); err == nil && json.Unmarshal(data, &cached) == nil && len(cached) > 0 {
+	base := BaseModules(r)
+	extra := r.Spec().Modules
+	entry := cache.Key(modresKind, tree.key, strings.Join(base, ","), strings.Join(extra, ",")) + ".json"
+	var cached []plan.Module
+	if data, ok := store.Get(modresKind, entry); ok && json.Unmarshal(data, &cached) == nil && len(cached) > 0 {
 		return cached, nil
 	}
 
-	idx, err := tree.index(b.opts.CacheDir)
+	idx, err := tree.index(store)
 	if err != nil {
-		return nil, fmt.Errorf("modules: reading the module tree %s of kernel %s: %w; the kernel's files are damaged: unpack or download it again (or clear the cache with rm -r %s)", k.ModulesDir, k.Version, err, filepath.Join(b.opts.CacheDir, "kernels"))
+		return nil, fmt.Errorf("modules: reading the module tree %s of kernel %s: %w; the kernel's files are damaged: unpack or download it again (or clear the cache with rm -r %s)", k.ModulesDir, k.Version, err, filepath.Join(store.Root(), kernel.KernelsKind))
 	}
 	// A base module this kernel lacks entirely may be built in without a
 	// modules.builtin entry (a custom kernel); only the spec's own modules
@@ -98,20 +86,20 @@ func (b *builder) resolveModules(k *kernel.Kernel) ([]resolvedModule, error) {
 		if _, ok := idx.Module(m); ok || idx.IsBuiltin(m) {
 			names = append(names, m)
 		} else {
-			b.log.Debug("base module not in kernel", "module", m)
+			log.Debug("base module not in kernel", "module", m)
 		}
 	}
-	names = append(names, b.spec.Modules...)
+	names = append(names, extra...)
 	mods, err := idx.Resolve(names)
 	if err != nil {
 		return nil, &modulesError{version: k.Version, err: err}
 	}
-	out := make([]resolvedModule, 0, len(mods))
+	out := make([]plan.Module, 0, len(mods))
 	for _, m := range mods {
-		out = append(out, resolvedModule{Name: m.Name, Path: modulePath(m.Path), Source: m.Path})
+		out = append(out, plan.Module{Name: m.Name, Path: modulePath(m.Path), Source: m.Path})
 	}
 	if data, err := json.Marshal(out); err == nil && len(out) > 0 {
-		_ = fsutil.WriteFileAtomic(cachePath, data) // only speed is lost if this fails
+		_ = store.Put(modresKind, entry, data) // only speed is lost if this fails
 	}
 	return out, nil
 }
@@ -225,12 +213,12 @@ func (t *moduleTree) list(stamp bool) ([]byte, error) {
 
 // index reads every module's .modinfo, once per tree: the index is cached
 // under the tree's key.
-func (t *moduleTree) index(cacheDir string) (*kmod.Index, error) {
+func (t *moduleTree) index(store *cache.Cache) (*kmod.Index, error) {
 	k := t.k
-	cachePath := filepath.Join(cacheDir, "modindex", fmt.Sprintf("%x.json", sha256Bytes([]byte(t.key)))[:24]+".json")
+	entry := cache.Key(modindexKind, t.key) + ".json"
 	builtinPath := filepath.Join(k.ModulesDir, "modules.builtin")
 	var idxFile indexFile
-	if b, err := os.ReadFile(cachePath); err == nil && json.Unmarshal(b, &idxFile) == nil {
+	if b, ok := store.Get(modindexKind, entry); ok && json.Unmarshal(b, &idxFile) == nil {
 		if idx, err := buildIndex(idxFile); err == nil {
 			return idx, nil
 		}
@@ -266,7 +254,7 @@ func (t *moduleTree) index(cacheDir string) (*kmod.Index, error) {
 		}
 	}
 	if b, err := json.Marshal(idxFile); err == nil {
-		_ = fsutil.WriteFileAtomic(cachePath, b) // only speed is lost if this fails
+		_ = store.Put(modindexKind, entry, b) // only speed is lost if this fails
 	}
 	return buildIndex(idxFile)
 }

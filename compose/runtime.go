@@ -1,15 +1,15 @@
 package compose
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"path"
 	"slices"
 
-	"github.com/tinyboot/tinyboot/compose/initramfs"
+	"github.com/tinyboot/tinyboot/compose/authenticode"
+	"github.com/tinyboot/tinyboot/compose/plan"
 	"github.com/tinyboot/tinyboot/internal/zoneinfo"
-
-	"github.com/tinyboot/tinyboot/compose/app"
 	"github.com/tinyboot/tinyboot/spec"
 	"github.com/tinyboot/tinyboot/spec/baked"
 )
@@ -40,39 +40,61 @@ func bakeRuntime(s *spec.Spec, c *baked.Config) {
 	}
 }
 
-// goBuildOptions are app.build's options for the Go build.
-func goBuildOptions(s *spec.Spec) app.Options {
-	if s.App.Build == nil {
-		return app.Options{}
-	}
-	return app.Options{Tags: s.App.Build.Tags, LDFlags: s.App.Build.LDFlags}
-}
-
-// addZoneinfo ships the time zone database when the spec sets a timezone:
-// the Go toolchain's zoneinfo.zip unpacked at baked.ZoneinfoDir (where Go,
-// glibc and musl all look, for TZ and LoadLocation alike) and
-// /etc/localtime linked to the zone. The database must be the one the lock
-// pins, if it pins one; its sha256 goes into the result for the next lock.
-func (b *builder) addZoneinfo(a *initramfs.Archive) error {
-	zone := b.spec.Timezone
+// zoneFiles are the initramfs entries of the time zone database when the
+// spec sets a timezone: the Go toolchain's zoneinfo.zip unpacked at
+// baked.ZoneinfoDir (where Go, glibc and musl all look, for TZ and
+// LoadLocation alike) and /etc/localtime linked to the zone. The database
+// must be the one pin names, if pin is set; its sha256 is returned for the
+// lock.
+func zoneFiles(ctx context.Context, zone, pin string) ([]plan.File, string, error) {
 	if zone == "" {
-		return nil
+		return nil, "", nil
 	}
-	db, err := zoneinfo.Load(b.ctx)
+	db, err := zoneinfo.Load(ctx)
 	if err != nil {
-		return fmt.Errorf("timezone: %w", err)
+		return nil, "", fmt.Errorf("timezone: %w", err)
 	}
-	if pin := b.opts.ZoneinfoSHA256; pin != "" && pin != db.SHA256 {
-		return fmt.Errorf("timezone: the Go toolchain's zone database %s (sha256 %s) is not the one %s pins (%s); build with the Go release that wrote the lock, or run tbcompose build --update", db.Path, db.SHA256, LockName, pin)
+	if pin != "" && pin != db.SHA256 {
+		return nil, "", fmt.Errorf("timezone: the Go toolchain's zone database %s (sha256 %s) is not the one %s pins (%s); build with the Go release that wrote the lock, or run tbcompose build --update", db.Path, db.SHA256, LockName, pin)
 	}
 	if !db.Has(zone) {
-		return fmt.Errorf("timezone: %q is not in the zone database %s", zone, db.Path)
+		return nil, "", fmt.Errorf("timezone: %q is not in the zone database %s", zone, db.Path)
 	}
-	b.res.ZoneinfoSHA256 = db.SHA256
+	var files []plan.File
 	if err := db.Walk(func(name string, tzif []byte) error {
-		return a.File(path.Join(baked.ZoneinfoDir, name), 0o644, tzif)
+		files = append(files, plan.File{Path: path.Join(baked.ZoneinfoDir, name), Mode: 0o644, Data: tzif})
+		return nil
 	}); err != nil {
-		return err
+		return nil, "", err
 	}
-	return a.Symlink("/etc/localtime", path.Join(baked.ZoneinfoDir, zone))
+	files = append(files, plan.File{Path: "/etc/localtime", Mode: 0o777, Link: path.Join(baked.ZoneinfoDir, zone)})
+	return files, db.SHA256, nil
+}
+
+// signTransform signs the built UKI for Secure Boot. Its key names the
+// certificate only: the private key never reaches the cache, and the
+// signature follows from the certificate's key and the bytes signed.
+type signTransform struct{ signer *authenticode.Signer }
+
+func (t signTransform) Key() string { return "signed " + t.signer.ID() }
+
+func (t signTransform) Apply(_ context.Context, uki []byte) ([]byte, error) {
+	signed, err := t.signer.Sign(uki)
+	if err != nil {
+		return nil, fmt.Errorf("secure_boot: sign the UKI: %w", err)
+	}
+	return signed, nil
+}
+
+// secureBootTransforms loads the spec's signing key, if it has one.
+func secureBootTransforms(s *spec.Spec) ([]plan.Transform, error) {
+	sb := s.SecureBoot
+	if sb == nil {
+		return nil, nil
+	}
+	signer, err := authenticode.Load(s.Resolve(sb.Key), s.Resolve(sb.Cert))
+	if err != nil {
+		return nil, fmt.Errorf("secure_boot: %w", err)
+	}
+	return []plan.Transform{signTransform{signer}}, nil
 }

@@ -27,7 +27,7 @@ func TestTimezoneShipsToolchainZones(t *testing.T) {
 	f.spec.Sysctl = map[string]string{"net.core.somaxconn": "1024"}
 	f.spec.App.User = &spec.User{UID: 1000, GID: &gid, Name: "svc"}
 	f.spec.App.Capabilities = []string{"CAP_NET_BIND_SERVICE"}
-	res, err := Build(context.Background(), f.spec, f.opts)
+	res, err := Build(context.Background(), f.spec.WithDefaults(), f.opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestTimezoneErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newErrFixture(t)
 			tc.setup(f)
-			_, err := Build(context.Background(), f.spec, f.opts)
+			_, err := Build(context.Background(), f.spec.WithDefaults(), f.opts)
 			if err == nil {
 				t.Fatal("build succeeded")
 			}
@@ -99,8 +99,7 @@ func TestTimezoneErrors(t *testing.T) {
 // TestBakeRootUser: uid 0 is root, baked as no user and no capabilities.
 func TestBakeRootUser(t *testing.T) {
 	s := &spec.Spec{Name: "a", App: spec.App{User: &spec.User{UID: 0}}}
-	s.ApplyDefaults()
-	c := Bake(s, "6.1", nil)
+	c := Bake(s.WithDefaults(), "6.1", nil)
 	if c.App.User != nil || c.App.Capabilities != nil || c.App.Limits["nofile"] != spec.DefaultNofile {
 		t.Errorf("baked %+v", c.App)
 	}

@@ -240,19 +240,37 @@ func compileImage(t testing.TB, text, dir, key string) (string, error) {
 		diags.WriteHuman(&b)
 		return "", fmt.Errorf("spec is not valid:\n%s", b.String())
 	}
-	s.ApplyDefaults()
 	ctx, cancel := context.WithTimeout(context.Background(), buildWait)
 	defer cancel()
 	start := time.Now()
-	res, err := compose.Build(ctx, s, compose.Options{
+	// The pins go through a lock file and --locked's policy, the code path
+	// `tbcompose build --locked` takes.
+	// Every image boots the one pinned kernel, whatever package its spec
+	// names (the example names linux-image-amd64 whatever the suite runs).
+	lock, err := pinnedLock(t, s, filepath.Join(workDir, key+".lock"))
+	if err != nil {
+		return "", err
+	}
+	res, err := compose.Build(ctx, s.WithDefaults(), compose.Options{
 		Output: filepath.Join(workDir, key+".iso"),
-		Locked: exampleLock(t).Packages,
+		Lock:   lock,
 	})
 	if err != nil {
 		return "", err
 	}
 	t.Logf("built image %s (%d KiB) in %v", key, res.Size>>10, time.Since(start).Round(time.Millisecond))
 	return res.Output, nil
+}
+
+// pinnedLock writes the run's kernel pin as s's lock at lockPath and
+// returns the options that build from it as --locked does.
+func pinnedLock(t testing.TB, s *spec.Spec, lockPath string) (compose.LockOptions, error) {
+	pin := *exampleLock(t)
+	pin.Kernel = s.Kernel.Package
+	if err := compose.WriteLock(lockPath, &pin); err != nil {
+		return compose.LockOptions{}, err
+	}
+	return compose.LockOptions{Path: lockPath, Mode: compose.LockFrozen}, nil
 }
 
 // testImage builds (or reuses) the test app image for o.

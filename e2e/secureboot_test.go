@@ -404,12 +404,15 @@ func rebuildWithoutBootCache(t *testing.T, text, dir string) string {
 	if diags.HasErrors() {
 		t.Fatalf("spec: %v", diags)
 	}
-	s.ApplyDefaults()
+	lock, err := pinnedLock(t, s, filepath.Join(t.TempDir(), "tinyboot.lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), buildWait)
 	defer cancel()
-	res, err := compose.Build(ctx, s, compose.Options{
+	res, err := compose.Build(ctx, s.WithDefaults(), compose.Options{
 		Output:   filepath.Join(t.TempDir(), "again.iso"),
-		Locked:   exampleLock(t).Packages,
+		Lock:     lock,
 		CacheDir: cache,
 	})
 	if err != nil {

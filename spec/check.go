@@ -12,13 +12,6 @@ import (
 	"strings"
 )
 
-// Filesystem label limits, in bytes (btrfs: BTRFS_LABEL_SIZE-1; ext4: the
-// superblock's s_volume_name).
-const (
-	maxLabelBtrfs = 255
-	maxLabelExt4  = 16
-)
-
 // checker runs the semantic checks: the ones schema.json cannot express
 // because they look at the build host or relate several values.
 type checker struct {
@@ -218,11 +211,7 @@ func (c *checker) persistent() {
 	if fs == "" {
 		fs = DefaultPersistentFS
 	}
-	limit := maxLabelBtrfs
-	if fs == FSExt4 {
-		limit = maxLabelExt4
-	}
-	if len(p.Label) > limit {
+	if limit := MaxLabel(fs); len(p.Label) > limit {
 		c.errorf("/persistent/label", "", "label is %d bytes; %s labels hold at most %d", len(p.Label), fs, limit)
 	}
 	if strings.ContainsAny(p.Label, "/\x00") {

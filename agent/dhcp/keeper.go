@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net"
 	"time"
+
+	"github.com/tinyboot/tinyboot/agent/clock"
 )
 
 // Client talks DHCP on one link; *nclientConn is the real one.
@@ -27,15 +29,7 @@ type Configurer interface {
 }
 
 // Clock is the time source; tests drive it by hand.
-type Clock interface {
-	Now() time.Time
-	After(d time.Duration) <-chan time.Time
-}
-
-type realClock struct{}
-
-func (realClock) Now() time.Time                         { return time.Now() }
-func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+type Clock = clock.Clock
 
 // Backoff bounds for links that get no answer.
 const (

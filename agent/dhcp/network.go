@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"github.com/vishvananda/netlink"
+
+	"github.com/tinyboot/tinyboot/agent/clock"
 )
 
 // ResolvConfPath is where DNS servers from leases are written.
@@ -82,7 +84,7 @@ func Start(ctx context.Context, opts Options, logf func(string, ...any)) (*Manag
 			Name:     a.Name,
 			Client:   c,
 			Config:   &netlinkConfig{link: link, logf: logf, keepMTU: l.KeepMTU},
-			Clock:    realClock{},
+			Clock:    clock.Real{},
 			Logf:     logf,
 			OnChange: func(l *Lease) { m.changed(a.Name, l) },
 		}

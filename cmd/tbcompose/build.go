@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -27,13 +26,15 @@ type buildFlags struct {
 	agent       string
 	json        bool
 	timings     bool
+	verbose     bool
 	update      bool
 	locked      bool
 }
 
-var buildOpts buildFlags
+func init() { register(newBuildCmd) }
 
-func init() {
+func newBuildCmd() *cobra.Command {
+	f := &buildFlags{}
 	cmd := &cobra.Command{
 		Use:   "build [FILE]",
 		Short: "Build the UEFI-bootable ISO a tinyboot.yaml describes",
@@ -45,7 +46,10 @@ The first build of a spec using kernel.package records the packages it
 resolved to in tinyboot.lock beside the spec; later builds use exactly those,
 offline. --update resolves afresh; --locked (for CI) fails instead of writing
 the lock. Set SOURCE_DATE_EPOCH to stamp a date other than the fixed default
-into the image; the same inputs give the same bytes either way.`,
+into the image; the same inputs give the same bytes either way.
+
+Built parts are cached in $XDG_CACHE_HOME/tinyboot (see tbcompose cache),
+pruned after each build to TINYBOOT_CACHE_LIMIT (default 2G).`,
 		Example: `  tbcompose build                      # ./tinyboot.yaml → <name>.iso next to it
   tbcompose build examples/tinyboot.yaml -o /tmp/hello.iso
   tbcompose build --locked --json      # CI: reproducible, machine-readable summary`,
@@ -55,23 +59,22 @@ into the image; the same inputs give the same bytes either way.`,
 			if len(args) == 1 {
 				path = args[0]
 			}
-			res, err := buildSpec(cmd, path, buildOpts)
+			res, err := buildSpec(cmd, path, *f)
 			if err != nil {
 				return err
 			}
-			if buildOpts.json {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(res)
+			if f.json {
+				return printJSON(cmd.OutOrStdout(), res)
 			}
-			printSummary(cmd.OutOrStdout(), res, buildOpts.timings)
+			printSummary(cmd.OutOrStdout(), res, summaryOptions{timings: f.timings, verbose: f.verbose})
 			return nil
 		},
 	}
-	addBuildFlags(cmd, &buildOpts)
-	cmd.Flags().BoolVar(&buildOpts.json, "json", false, "print the summary as JSON on stdout")
-	cmd.Flags().BoolVar(&buildOpts.timings, "timings", false, "print each stage's wall time")
-	rootCmd.AddCommand(cmd)
+	addBuildFlags(cmd, f)
+	cmd.Flags().BoolVar(&f.json, "json", false, "print the summary as JSON on stdout")
+	cmd.Flags().BoolVar(&f.timings, "timings", false, "print each stage's wall time (instead of a line per stage as it ends)")
+	cmd.Flags().BoolVarP(&f.verbose, "verbose", "v", false, "list the modules by name")
+	return cmd
 }
 
 func addBuildFlags(cmd *cobra.Command, f *buildFlags) {
@@ -90,7 +93,7 @@ func buildForRun(cmd *cobra.Command, specPath string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	printSummary(cmd.ErrOrStderr(), res, false)
+	printSummary(cmd.ErrOrStderr(), res, summaryOptions{})
 	return res.Output, nil
 }
 
@@ -114,50 +117,30 @@ func buildSpec(cmd *cobra.Command, path string, f buildFlags) (*compose.Result, 
 	if diags.HasErrors() {
 		return nil, withCode(exitInvalid, fmt.Errorf("%s is not valid; nothing was built", path))
 	}
-	s.ApplyDefaults()
-
-	lockPath := compose.LockPath(path)
-	var lock *compose.Lock
-	if s.Kernel.Package != "" && !f.update {
-		lock, err = compose.ReadLock(lockPath)
-		if err != nil {
-			return nil, withCode(exitInvalid, err)
-		}
-		if lock != nil && lock.Kernel != s.Kernel.Package {
-			if f.locked {
-				return nil, withCode(exitInvalid, fmt.Errorf("%s pins kernel %q but the spec asks for %q; run tbcompose build --update and commit the lock", lockPath, lock.Kernel, s.Kernel.Package))
-			}
-			lock = nil
-		}
-		if lock == nil && f.locked {
-			return nil, withCode(exitInvalid, fmt.Errorf("--locked: %s is missing; run tbcompose build once and commit the lock", lockPath))
-		}
+	r := s.WithDefaults()
+	mode := compose.LockUse
+	switch {
+	case f.update:
+		mode = compose.LockUpdate
+	case f.locked:
+		mode = compose.LockFrozen
 	}
-
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	opts := compose.Options{
 		Output:      f.output,
 		Compression: comp,
 		AgentPath:   f.agent,
-		Log:         slog.New(&stageHandler{w: stderr}),
+		Lock:        compose.LockOptions{Path: compose.LockPath(path), Mode: mode},
+		// With --timings the table at the end replaces the stage lines.
+		Log: slog.New(&stageHandler{w: stderr, hideStages: f.timings}),
 	}
-	if lock != nil {
-		opts.Locked = lock.Packages
-		opts.ZoneinfoSHA256 = lock.Zoneinfo
-	}
-	res, err := compose.Build(ctx, s, opts)
+	res, err := compose.Build(ctx, r, opts)
 	if err != nil {
 		return nil, withCode(exitInvalid, fmt.Errorf("build %s: %w", path, err))
 	}
-	if s.Kernel.Package != "" && !f.locked {
-		fresh := &compose.Lock{Version: compose.LockVersion, Kernel: s.Kernel.Package, Packages: res.Packages, Zoneinfo: res.ZoneinfoSHA256}
-		if !fresh.Equal(lock) {
-			if err := compose.WriteLock(lockPath, fresh); err != nil {
-				return nil, withCode(exitInvalid, err)
-			}
-			fmt.Fprintf(stderr, "wrote %s\n", lockPath)
-		}
+	if res.LockWritten != "" {
+		fmt.Fprintf(stderr, "wrote %s\n", res.LockWritten)
 	}
 	return res, nil
 }
@@ -166,16 +149,28 @@ func buildSpec(cmd *cobra.Command, path string, f buildFlags) (*compose.Result, 
 type stageHandler struct {
 	w     io.Writer
 	attrs []slog.Attr
+	// hideStages drops the stage lines (those with a took= attribute).
+	hideStages bool
 }
 
 // Enabled drops debug records: they are for --json consumers and tests,
 // not for the terminal.
 func (h *stageHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelInfo }
 func (h *stageHandler) WithAttrs(a []slog.Attr) slog.Handler {
-	return &stageHandler{w: h.w, attrs: append(append([]slog.Attr{}, h.attrs...), a...)}
+	return &stageHandler{w: h.w, attrs: append(append([]slog.Attr{}, h.attrs...), a...), hideStages: h.hideStages}
 }
 func (h *stageHandler) WithGroup(string) slog.Handler { return h }
 func (h *stageHandler) Handle(_ context.Context, r slog.Record) error {
+	if h.hideStages {
+		stage := false
+		r.Attrs(func(a slog.Attr) bool {
+			stage = stage || a.Key == "took"
+			return !stage
+		})
+		if stage {
+			return nil
+		}
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "  %-10s", r.Message)
 	r.Attrs(func(a slog.Attr) bool {
@@ -187,7 +182,13 @@ func (h *stageHandler) Handle(_ context.Context, r slog.Record) error {
 	return err
 }
 
-func printSummary(w io.Writer, res *compose.Result, timings bool) {
+// summaryOptions choose what printSummary adds to the short summary.
+type summaryOptions struct {
+	timings bool // the stage timings table
+	verbose bool // the modules by name
+}
+
+func printSummary(w io.Writer, res *compose.Result, o summaryOptions) {
 	fmt.Fprintf(w, "%s  %s\n", res.Output, humanSize(res.Size))
 	fmt.Fprintf(w, "  sha256   %s\n", res.SHA256)
 	fmt.Fprintf(w, "  kernel   %s", res.KernelVersion)
@@ -199,20 +200,52 @@ func printSummary(w io.Writer, res *compose.Result, timings bool) {
 		fmt.Fprintf(w, " (%s)", strings.Join(names, ", "))
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "  modules  %d: %s\n", len(res.Modules), strings.Join(res.Modules, " "))
+	if o.verbose {
+		fmt.Fprintf(w, "  modules  %d:\n", len(res.Modules))
+		for _, line := range wrapWords(res.Modules, 72) {
+			fmt.Fprintf(w, "    %s\n", line)
+		}
+	} else {
+		fmt.Fprintf(w, "  modules  %d (list them with --verbose, or tbcompose inspect %s)\n", len(res.Modules), res.Output)
+	}
 	fmt.Fprintln(w, "  size breakdown:")
 	for _, p := range res.Parts {
-		fmt.Fprintf(w, "    %-12s %9s\n", p.Name, humanSize(p.Size))
+		fmt.Fprintf(w, "    %-16s %10s\n", p.Name, humanSize(p.Size))
 	}
-	if timings {
+	if o.timings {
 		fmt.Fprintln(w, "  timings:")
 		var total time.Duration
 		for _, t := range res.Timings {
 			total += t.Duration
-			fmt.Fprintf(w, "    %-12s %9s\n", t.Stage, t.Duration.Round(time.Millisecond))
+			note := ""
+			if t.Cached {
+				note = "  (cached)"
+			}
+			fmt.Fprintf(w, "    %-16s %10s%s\n", t.Stage, t.Duration.Round(time.Millisecond), note)
 		}
-		fmt.Fprintf(w, "    %-12s %9s\n", "total", total.Round(time.Millisecond))
+		fmt.Fprintf(w, "    %-16s %10s\n", "total", total.Round(time.Millisecond))
 	}
+}
+
+// wrapWords joins words into lines of at most width bytes (a longer word
+// gets a line of its own).
+func wrapWords(words []string, width int) []string {
+	var lines []string
+	var line strings.Builder
+	for _, w := range words {
+		if line.Len() > 0 && line.Len()+1+len(w) > width {
+			lines = append(lines, line.String())
+			line.Reset()
+		}
+		if line.Len() > 0 {
+			line.WriteByte(' ')
+		}
+		line.WriteString(w)
+	}
+	if line.Len() > 0 {
+		lines = append(lines, line.String())
+	}
+	return lines
 }
 
 func humanSize(n int64) string {

@@ -1,14 +1,10 @@
 package main
 
 import (
-	"github.com/tinyboot/tinyboot/internal/elftest"
-
-	"archive/tar"
 	"bufio"
 	"bytes"
 	"debug/elf"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -21,6 +17,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tinyboot/tinyboot/internal/debtest"
+	"github.com/tinyboot/tinyboot/internal/elftest"
 )
 
 // buildTool builds tbcompose into a temp dir. CGO is off, so the binary is
@@ -43,58 +42,20 @@ func module(name, depends string) []byte {
 }
 
 // tarEntry is one member of a synthetic data.tar.
-type tarEntry struct {
-	name string
-	data []byte
-}
+type tarEntry = debtest.Entry
 
 // debBytes is a .deb (ar archive, uncompressed control.tar and data.tar)
 // holding files.
 func debBytes(t *testing.T, pkg string, files []tarEntry) []byte {
-	t.Helper()
-	tarOf := func(entries []tarEntry) []byte {
-		var b bytes.Buffer
-		tw := tar.NewWriter(&b)
-		for _, e := range entries {
-			h := &tar.Header{Name: e.name, Mode: 0o644, Size: int64(len(e.data)), ModTime: time.Unix(1700000000, 0), Typeflag: tar.TypeReg}
-			if strings.HasSuffix(e.name, "/") {
-				h.Typeflag, h.Mode, h.Size = tar.TypeDir, 0o755, 0
-			}
-			if err := tw.WriteHeader(h); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := tw.Write(e.data); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := tw.Close(); err != nil {
-			t.Fatal(err)
-		}
-		return b.Bytes()
-	}
-	control := fmt.Sprintf("Package: %s\nVersion: 6.1.1-1\nArchitecture: amd64\nMaintainer: Nobody <nobody@example.org>\nDescription: test\n", pkg)
-	var b bytes.Buffer
-	b.WriteString("!<arch>\n")
-	for _, m := range []tarEntry{
-		{"debian-binary", []byte("2.0\n")},
-		{"control.tar", tarOf([]tarEntry{{"./", nil}, {"./control", []byte(control)}})},
-		{"data.tar", tarOf(files)},
-	} {
-		fmt.Fprintf(&b, "%-16s%-12d%-6d%-6d%-8o%-10d`\n", m.name, 1700000000, 0, 0, 0o100644, len(m.data))
-		b.Write(m.data)
-		if len(m.data)%2 == 1 {
-			b.WriteByte('\n')
-		}
-	}
-	return b.Bytes()
+	return debtest.Deb(t, pkg, files)
 }
 
 // kernelDeb is a synthetic kernel package: a fake vmlinuz and one module.
 func kernelDeb(t *testing.T) []byte {
 	return debBytes(t, "linux-image-6.1.0-test", []tarEntry{
-		{"./boot/", nil},
-		{"./boot/vmlinuz-6.1.0-test", []byte("not really a kernel")},
-		{"./lib/modules/6.1.0-test/kernel/drivers/net/virtio_net.ko", module("virtio_net", "")},
+		{Name: "./boot/", Data: nil},
+		{Name: "./boot/vmlinuz-6.1.0-test", Data: []byte("not really a kernel")},
+		{Name: "./lib/modules/6.1.0-test/kernel/drivers/net/virtio_net.ko", Data: module("virtio_net", "")},
 	})
 }
 
@@ -330,7 +291,7 @@ func TestBuildErrors(t *testing.T) {
 		{
 			name: "deb without a kernel",
 			setup: func(f *fixture) ([]string, []string) {
-				f.write("hello.deb", debBytes(f.t, "hello", []tarEntry{{"./usr/bin/hello", []byte("#!/bin/sh\n")}}))
+				f.write("hello.deb", debBytes(f.t, "hello", []tarEntry{{Name: "./usr/bin/hello", Data: []byte("#!/bin/sh\n")}}))
 				return nil, []string{f.spec("{vmlinuz: ./kernel/vmlinuz, modules_dir: ./kernel/6.1.0-test}", "{deb: [./hello.deb]}"), "-o", f.out}
 			},
 			code: 1,

@@ -11,7 +11,7 @@ import (
 	"github.com/tinyboot/tinyboot/compose/containerdisk"
 )
 
-func init() { rootCmd.AddCommand(newContainerDiskCmd()) }
+func init() { register(newContainerDiskCmd) }
 
 // newContainerDiskCmd is `tbcompose containerdisk IMAGE|SPEC -o OUT.tar`.
 func newContainerDiskCmd() *cobra.Command {

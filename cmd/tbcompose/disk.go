@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -14,21 +15,22 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
+
+	"github.com/tinyboot/tinyboot/spec"
 )
 
 // diskFS describes a filesystem `disk create` can make.
 type diskFS struct {
-	tool     string // mkfs program
-	pkg      string // Debian package that ships it
-	maxLabel int    // bytes
-	minSize  int64  // bytes; smaller images are refused before mkfs runs
-	minText  string // minSize for people
+	tool    string // mkfs program
+	pkg     string // Debian package that ships it
+	minSize int64  // bytes; smaller images are refused before mkfs runs
+	minText string // minSize for people
 }
 
 var diskFilesystems = map[string]diskFS{
 	// mkfs.btrfs refuses anything under 114294784 bytes.
-	"btrfs": {tool: "mkfs.btrfs", pkg: "btrfs-progs", maxLabel: 255, minSize: 114294784, minText: "109 MiB (114294784 bytes)"},
-	"ext4":  {tool: "mkfs.ext4", pkg: "e2fsprogs", maxLabel: 16, minSize: 1 << 20, minText: "1 MiB"},
+	spec.FSBtrfs: {tool: "mkfs.btrfs", pkg: "btrfs-progs", minSize: 114294784, minText: "109 MiB (114294784 bytes)"},
+	spec.FSExt4:  {tool: "mkfs.ext4", pkg: "e2fsprogs", minSize: 1 << 20, minText: "1 MiB"},
 }
 
 // diskUUIDSpace is the namespace of the name-based UUIDs given to volumes,
@@ -64,20 +66,20 @@ their timestamps), btrfs images are not (mkfs.btrfs has random ids).`,
   tbcompose disk create data.img --fs ext4 --size 64M`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return o.create(args[0])
+			return o.create(cmd.OutOrStdout(), args[0])
 		},
 	}
 	f := create.Flags()
-	f.StringVar(&o.label, "label", "tinyboot", "filesystem label (btrfs: up to 255 bytes, ext4: up to 16)")
+	f.StringVar(&o.label, "label", "tinyboot", fmt.Sprintf("filesystem label (btrfs: up to %d bytes, ext4: up to %d)", spec.MaxLabelBtrfs, spec.MaxLabelExt4))
 	f.StringVar(&o.size, "size", "256M", "image size, in bytes or with a K, M or G suffix (powers of 1024)")
-	f.StringVar(&o.fs, "fs", "btrfs", "filesystem: btrfs or ext4")
+	f.StringVar(&o.fs, "fs", spec.FSBtrfs, "filesystem: btrfs or ext4")
 	f.BoolVar(&o.force, "force", false, "overwrite FILE if it exists")
 	addCidataFlags(f, o)
 	disk.AddCommand(create)
 	return disk
 }
 
-func init() { rootCmd.AddCommand(newDiskCmd()) }
+func init() { register(newDiskCmd) }
 
 var sizeRE = regexp.MustCompile(`^([0-9]+)([KMGkmg]?)$`)
 
@@ -118,15 +120,15 @@ func (o *diskCreateOptions) check() (diskFS, int64, error) {
 	switch {
 	case o.label == "":
 		return diskFS{}, 0, errors.New("--label must not be empty")
-	case len(o.label) > fsys.maxLabel:
-		return diskFS{}, 0, fmt.Errorf("--label %q is %d bytes; %s labels hold at most %d", o.label, len(o.label), o.fs, fsys.maxLabel)
+	case len(o.label) > spec.MaxLabel(o.fs):
+		return diskFS{}, 0, fmt.Errorf("--label %q is %d bytes; %s labels hold at most %d", o.label, len(o.label), o.fs, spec.MaxLabel(o.fs))
 	case strings.IndexFunc(o.label, unicode.IsControl) >= 0:
 		return diskFS{}, 0, fmt.Errorf("--label %q holds control characters", o.label)
 	}
 	return fsys, size, nil
 }
 
-func (o *diskCreateOptions) create(path string) error {
+func (o *diskCreateOptions) create(w io.Writer, path string) error {
 	if o.cidata != "" {
 		return o.createCidata(path)
 	}
@@ -144,6 +146,7 @@ func (o *diskCreateOptions) create(path string) error {
 	if err := makeVolume(path, tool, o.fs, o.label, size, o.force); err != nil {
 		return withCode(exitInvalid, err)
 	}
+	fmt.Fprintf(w, "%s  %s %s volume, label %q (sparse: it takes only what is written)\n", path, humanSize(size), o.fs, o.label)
 	return nil
 }
 

@@ -248,3 +248,24 @@ func sha(t *testing.T, p string) [32]byte {
 	}
 	return sha256.Sum256(b)
 }
+
+// TestDiskCreateSaysWhatItMade checks the one line a successful create
+// prints: the path, size, filesystem and label.
+func TestDiskCreateSaysWhatItMade(t *testing.T) {
+	if _, err := findSbinTool("mkfs.ext4", "e2fsprogs"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	path := filepath.Join(t.TempDir(), "data.img")
+	code, out := runCLI(t, "disk", "create", path, "--fs", "ext4", "--size", "8M", "--label", "appdata")
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	for _, want := range []string{path, "8.00 MiB", "ext4", `label "appdata"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q: %s", want, out)
+		}
+	}
+}

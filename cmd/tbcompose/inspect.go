@@ -11,7 +11,9 @@ import (
 	"github.com/tinyboot/tinyboot/compose"
 )
 
-func init() {
+func init() { register(newInspectCmd) }
+
+func newInspectCmd() *cobra.Command {
 	var asJSON bool
 	var certPath string
 	cmd := &cobra.Command{
@@ -44,9 +46,7 @@ and nothing needs root.`,
 				}()
 			}
 			if asJSON {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(in)
+				return printJSON(out, in)
 			}
 			printInspection(out, in)
 			return nil
@@ -54,7 +54,7 @@ and nothing needs root.`,
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
 	cmd.Flags().StringVar(&certPath, "cert", "", "verify the UKI's Secure Boot signature against this PEM certificate (exit 1 if it does not verify)")
-	rootCmd.AddCommand(cmd)
+	return cmd
 }
 
 func printInspection(w io.Writer, in *compose.Inspection) {

@@ -14,7 +14,7 @@ import (
 	"github.com/tinyboot/tinyboot/internal/qemu"
 )
 
-func init() { rootCmd.AddCommand(newKeysCmd()) }
+func init() { register(newKeysCmd) }
 
 // newKeysCmd is `tbcompose keys`: Secure Boot key sets.
 func newKeysCmd() *cobra.Command {

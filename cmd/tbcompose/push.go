@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { rootCmd.AddCommand(newPushCmd()) }
+func init() { register(newPushCmd) }
 
 // newPushCmd is `tbcompose push IMAGE|SPEC REF`.
 func newPushCmd() *cobra.Command {

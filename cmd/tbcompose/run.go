@@ -95,7 +95,7 @@ Exit codes:
 	return cmd
 }
 
-func init() { rootCmd.AddCommand(newRunCmd()) }
+func init() { register(newRunCmd) }
 
 // config turns the flags into a machine description without the image.
 func (o *runOptions) config() (qemu.Config, error) {

@@ -8,8 +8,10 @@ import (
 	"github.com/tinyboot/tinyboot"
 )
 
-func init() {
-	rootCmd.AddCommand(&cobra.Command{
+func init() { register(newSchemaCmd) }
+
+func newSchemaCmd() *cobra.Command {
+	return &cobra.Command{
 		Use:   "schema",
 		Short: "Print the JSON Schema of tinyboot.yaml",
 		Long: `schema prints the JSON Schema (draft 2020-12) that tinyboot.yaml is checked
@@ -26,5 +28,5 @@ first line in tinyboot.yaml:
 			}
 			return nil
 		},
-	})
+	}
 }

@@ -16,7 +16,9 @@ var validateFormats = map[string]func(spec.Diagnostics, io.Writer) error{
 	"github": spec.Diagnostics.WriteGitHub,
 }
 
-func init() {
+func init() { register(newValidateCmd) }
+
+func newValidateCmd() *cobra.Command {
 	var format string
 	var strict bool
 	cmd := &cobra.Command{
@@ -76,7 +78,7 @@ error such as a missing file.`,
 	cmd.Flags().StringVar(&format, "format", "human", "output format: human, json or github")
 	cmd.Flags().BoolVar(&strict, "strict", false, "treat warnings as errors")
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"human", "json", "github"}, cobra.ShellCompDirectiveNoFileComp))
-	rootCmd.AddCommand(cmd)
+	return cmd
 }
 
 // summarize ends human output with one line a person can read at a glance.

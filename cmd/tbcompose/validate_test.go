@@ -12,17 +12,15 @@ import (
 	"github.com/tinyboot/tinyboot/spec"
 )
 
-// runCLI runs tbcompose with args and returns its exit code and stdout.
-// Flags keep their values between Execute calls on the shared rootCmd, so
-// callers pass --format and --strict every time.
+// runCLI runs tbcompose with args on a fresh command tree, as main does,
+// and returns its exit code and stdout.
 func runCLI(t *testing.T, args ...string) (int, string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	rootCmd.SetOut(&out)
-	rootCmd.SetErr(&errOut)
-	defer rootCmd.SetOut(nil)
-	defer rootCmd.SetErr(nil)
-	code := run(args)
+	root := newRootCmd()
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	code := runWith(root, args, &errOut)
 	return code, out.String()
 }
 
@@ -138,5 +136,17 @@ func TestSchemaCommand(t *testing.T) {
 	var v map[string]any
 	if err := json.Unmarshal([]byte(out), &v); err != nil {
 		t.Fatalf("schema is not JSON: %v", err)
+	}
+}
+
+// TestFreshTreePerRun makes sure no flag outlives one invocation: --strict
+// fails a spec with a warning, and the next run without it passes.
+func TestFreshTreePerRun(t *testing.T) {
+	path := writeSpec(t, warningSpec)
+	if code, out := runCLI(t, "validate", "--strict", path); code != exitInvalid {
+		t.Fatalf("--strict with a warning: exit %d\n%s", code, out)
+	}
+	if code, out := runCLI(t, "validate", path); code != exitOK {
+		t.Fatalf("--strict leaked into the next run: exit %d\n%s", code, out)
 	}
 }

@@ -21,8 +21,10 @@ func composerVersion() string {
 	return "(devel)"
 }
 
-func init() {
-	rootCmd.AddCommand(&cobra.Command{
+func init() { register(newVersionCmd) }
+
+func newVersionCmd() *cobra.Command {
+	return &cobra.Command{
 		Use:   "version",
 		Short: "Print the tbcompose version",
 		Args:  cobra.NoArgs,
@@ -30,5 +32,5 @@ func init() {
 			fmt.Fprintln(cmd.OutOrStdout(), "tbcompose", composerVersion())
 			return nil
 		},
-	})
+	}
 }

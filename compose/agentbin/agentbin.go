@@ -12,6 +12,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -24,6 +25,7 @@ import (
 	"strings"
 
 	"github.com/tinyboot/tinyboot/compose/app"
+	"github.com/tinyboot/tinyboot/internal/cache"
 )
 
 // ModulePath is this module's path; the agent's main package is below it.
@@ -31,26 +33,26 @@ const ModulePath = "github.com/tinyboot/tinyboot"
 
 const mainPkg = "./cmd/tbagent"
 
-// sourceDirs are the parts of the module the agent is built from; their
-// content is the cache key of a development build.
-var sourceDirs = []string{"agent", "cmd/tbagent", "spec/baked"}
+// CacheKind is the cache directory of built agents.
+const CacheKind = "agent"
 
-// Build returns the path of an agent binary in cacheDir, building it first
-// unless one built from the same source is there already.
+// Build returns the path of an agent binary in the cache, building it
+// first unless one built from the same source is there already; cached
+// says which.
 //
 // In a checkout of this module (development, CI, `go run`) the agent is
-// built from the checkout and cached by a hash of its source. A released
-// composer builds the agent at its own version in a temporary module,
-// cached by version.
-func Build(ctx context.Context, cacheDir string) (string, error) {
+// built from the checkout and cached by a hash of exactly the files `go
+// list -deps` says it is built from. A released composer builds the agent
+// at its own version in a temporary module, cached by version.
+func Build(ctx context.Context, store *cache.Cache) (path string, cached bool, err error) {
 	if root := SourceRoot(); root != "" {
-		return buildLocal(ctx, root, cacheDir)
+		return buildLocal(ctx, root, store)
 	}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok || bi.Main.Path != ModulePath || bi.Main.Version == "" || bi.Main.Version == "(devel)" {
-		return "", errors.New("agent: cannot find the tinyboot source to build the agent from; run tbcompose from a checkout, set TINYBOOT_SRC to one, or pass --agent with a prebuilt agent")
+		return "", false, errors.New("agent: cannot find the tinyboot source to build the agent from; run tbcompose from a checkout, set TINYBOOT_SRC to one, or pass --agent with a prebuilt agent")
 	}
-	return buildRelease(ctx, bi.Main.Version, cacheDir)
+	return buildRelease(ctx, bi.Main.Version, store)
 }
 
 // SourceRoot finds a checkout of this module: $TINYBOOT_SRC, the directory
@@ -92,60 +94,88 @@ func isModuleRoot(dir string) bool {
 	return false
 }
 
-func buildLocal(ctx context.Context, root, cacheDir string) (string, error) {
-	key, err := sourceHash(root)
+func buildLocal(ctx context.Context, root string, store *cache.Cache) (string, bool, error) {
+	key, err := sourceHash(ctx, root)
 	if err != nil {
-		return "", fmt.Errorf("agent: hash source in %s: %w", root, err)
+		return "", false, fmt.Errorf("agent: hash source in %s: %w", root, err)
 	}
-	out := filepath.Join(cacheDir, "agent", "dev-"+key)
+	out := store.Path(CacheKind, "dev-"+key)
 	if fi, err := os.Stat(out); err == nil && fi.Mode().IsRegular() {
-		return out, nil
+		return out, true, nil
 	}
 	if err := goBuild(ctx, root, mainPkg, out); err != nil {
-		return "", err
+		return "", false, err
 	}
-	return out, nil
+	store.Use(out)
+	return out, false, nil
 }
 
-func buildRelease(ctx context.Context, version, cacheDir string) (string, error) {
-	out := filepath.Join(cacheDir, "agent", "v-"+strings.NewReplacer("/", "_", "+", "_").Replace(version)+"-"+runtime.Version())
+func buildRelease(ctx context.Context, version string, store *cache.Cache) (string, bool, error) {
+	out := store.Path(CacheKind, "v-"+strings.NewReplacer("/", "_", "+", "_").Replace(version)+"-"+runtime.Version())
 	if fi, err := os.Stat(out); err == nil && fi.Mode().IsRegular() {
-		return out, nil
+		return out, true, nil
 	}
 	tmp, err := os.MkdirTemp("", "tinyboot-agent-*")
 	if err != nil {
-		return "", fmt.Errorf("agent: %w", err)
+		return "", false, fmt.Errorf("agent: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	gomod := fmt.Sprintf("module tinyboot-agent-build\n\ngo 1.21\n\nrequire %s %s\n", ModulePath, version)
-	if err := os.WriteFile(filepath.Join(tmp, "go.mod"), []byte(gomod), 0o644); err != nil {
-		return "", fmt.Errorf("agent: %w", err)
+	goLine, err := moduleGoVersion(ctx, tmp, version)
+	if err != nil {
+		return "", false, err
 	}
-	cmd := exec.CommandContext(ctx, "go", "mod", "download", ModulePath)
-	cmd.Dir = tmp
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("agent: fetch %s@%s: %v\n%s", ModulePath, version, err, b)
+	gomod := fmt.Sprintf("module tinyboot-agent-build\n\ngo %s\n\nrequire %s %s\n", goLine, ModulePath, version)
+	if err := os.WriteFile(filepath.Join(tmp, "go.mod"), []byte(gomod), 0o644); err != nil {
+		return "", false, fmt.Errorf("agent: %w", err)
 	}
 	tidy := exec.CommandContext(ctx, "go", "mod", "tidy")
 	tidy.Dir = tmp
 	// tidy needs an importing file to keep the requirement.
 	if err := os.WriteFile(filepath.Join(tmp, "tools.go"), []byte("//go:build tools\n\npackage tools\n\nimport _ \""+ModulePath+"/cmd/tbagent\"\n"), 0o644); err != nil {
-		return "", fmt.Errorf("agent: %w", err)
+		return "", false, fmt.Errorf("agent: %w", err)
 	}
 	if b, err := tidy.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("agent: resolve %s@%s: %v\n%s", ModulePath, version, err, b)
+		return "", false, fmt.Errorf("agent: resolve %s@%s: %v\n%s", ModulePath, version, err, b)
 	}
 	if err := goBuild(ctx, tmp, ModulePath+"/cmd/tbagent", out); err != nil {
-		return "", err
+		return "", false, err
 	}
-	return out, nil
+	store.Use(out)
+	return out, false, nil
+}
+
+// moduleGoVersion downloads ModulePath@version and returns the go version
+// its go.mod declares, so the temporary module asks for the same language
+// version the agent's source was written for.
+func moduleGoVersion(ctx context.Context, dir, version string) (string, error) {
+	cmd := exec.CommandContext(ctx, "go", "mod", "download", "-json", ModulePath+"@"+version)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod")
+	b, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("agent: fetch %s@%s: %v", ModulePath, version, err)
+	}
+	var info struct{ GoMod string }
+	if err := json.Unmarshal(b, &info); err != nil || info.GoMod == "" {
+		return "", fmt.Errorf("agent: fetch %s@%s: no go.mod in %q", ModulePath, version, b)
+	}
+	mod, err := os.ReadFile(info.GoMod)
+	if err != nil {
+		return "", fmt.Errorf("agent: %w", err)
+	}
+	for _, line := range strings.Split(string(mod), "\n") {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == "go" {
+			return f[1], nil
+		}
+	}
+	return "", fmt.Errorf("agent: %s@%s: go.mod has no go line", ModulePath, version)
 }
 
 func goBuild(ctx context.Context, dir, pkg, out string) error {
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}
-	tmp := out + ".tmp"
+	tmp := filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+".tmp")
 	args := append(append([]string{}, app.GoBuildArgs...), "-o", tmp, pkg)
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = dir
@@ -162,28 +192,17 @@ func goBuild(ctx context.Context, dir, pkg, out string) error {
 	return nil
 }
 
-// sourceHash hashes go.mod, go.sum and every non-test Go file the agent is
-// built from, with the composer's Go version, so any change rebuilds it.
-func sourceHash(root string) (string, error) {
+// sourceHash hashes what the agent is built from, exactly: go.mod, go.sum
+// and every file of every package of this module that `go list -deps`
+// reports for the agent's main package when built for the image, with the
+// Go version. Packages of other modules are pinned by go.sum.
+func sourceHash(ctx context.Context, root string) (string, error) {
+	files, err := sourceFiles(ctx, root)
+	if err != nil {
+		return "", err
+	}
 	h := sha256.New()
 	fmt.Fprintf(h, "go %s\n", runtime.Version())
-	files := []string{"go.mod", "go.sum"}
-	for _, d := range sourceDirs {
-		err := filepath.WalkDir(filepath.Join(root, d), func(p string, e fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if !e.IsDir() && strings.HasSuffix(p, ".go") && !strings.HasSuffix(p, "_test.go") {
-				rel, _ := filepath.Rel(root, p)
-				files = append(files, rel)
-			}
-			return nil
-		})
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return "", err
-		}
-	}
-	sort.Strings(files)
 	for _, f := range files {
 		b, err := os.ReadFile(filepath.Join(root, f))
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -193,4 +212,52 @@ func sourceHash(root string) (string, error) {
 		h.Write(b)
 	}
 	return hex.EncodeToString(h.Sum(nil)[:12]), nil
+}
+
+// listedPackage is what sourceFiles reads of `go list -json`.
+type listedPackage struct {
+	ImportPath string
+	Dir        string
+	Standard   bool
+	Module     *struct{ Path string }
+	GoFiles    []string
+	CgoFiles   []string
+	SFiles     []string
+	HFiles     []string
+	EmbedFiles []string
+}
+
+// sourceFiles lists the files sourceHash reads, relative to root, sorted.
+func sourceFiles(ctx context.Context, root string) ([]string, error) {
+	cmd := exec.CommandContext(ctx, "go", "list", "-deps", "-json=ImportPath,Dir,Standard,Module,GoFiles,CgoFiles,SFiles,HFiles,EmbedFiles", mainPkg)
+	cmd.Dir = root
+	cmd.Env = app.GoEnv()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("go list -deps %s: %v: %s", mainPkg, err, strings.TrimSpace(stderr.String()))
+	}
+	files := []string{"go.mod", "go.sum"}
+	dec := json.NewDecoder(bytes.NewReader(out))
+	for dec.More() {
+		var p listedPackage
+		if err := dec.Decode(&p); err != nil {
+			return nil, fmt.Errorf("go list -deps %s: %w", mainPkg, err)
+		}
+		if p.Standard || p.Module == nil || p.Module.Path != ModulePath {
+			continue
+		}
+		for _, group := range [][]string{p.GoFiles, p.CgoFiles, p.SFiles, p.HFiles, p.EmbedFiles} {
+			for _, name := range group {
+				rel, err := filepath.Rel(root, filepath.Join(p.Dir, name))
+				if err != nil || !filepath.IsLocal(rel) {
+					return nil, fmt.Errorf("go list -deps %s: %s is outside %s", mainPkg, filepath.Join(p.Dir, name), root)
+				}
+				files = append(files, rel)
+			}
+		}
+	}
+	sort.Strings(files)
+	return files, nil
 }

@@ -1,17 +1,12 @@
 package deb
 
 import (
-	"bufio"
-	"compress/bzip2"
 	"fmt"
 	"io"
 	"runtime"
 	"strings"
 
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
-	"github.com/ulikunitz/xz"
-	"github.com/ulikunitz/xz/lzma"
+	"github.com/tinyboot/tinyboot/internal/decompress"
 )
 
 // decompressor opens a decompressing reader over a member's data.
@@ -24,39 +19,14 @@ func decompressorFor(name string) (decompressor, error) {
 	if i := strings.Index(name, ".tar"); i >= 0 {
 		ext = name[i+len(".tar"):]
 	}
-	switch ext {
-	case "":
-		return func(sr *io.SectionReader) (io.ReadCloser, error) { return io.NopCloser(sr), nil }, nil
-	case ".xz":
-		return openXZ, nil
-	case ".zst":
-		return func(sr *io.SectionReader) (io.ReadCloser, error) {
-			// One goroutine is plenty: zstd decodes far faster than
-			// callers consume tar entries, and the machine is shared.
-			d, err := zstd.NewReader(bufio.NewReaderSize(sr, 1<<16), zstd.WithDecoderConcurrency(1))
-			if err != nil {
-				return nil, err
-			}
-			return d.IOReadCloser(), nil
-		}, nil
-	case ".gz":
-		return func(sr *io.SectionReader) (io.ReadCloser, error) {
-			return gzip.NewReader(bufio.NewReaderSize(sr, 1<<16))
-		}, nil
-	case ".bz2":
-		return func(sr *io.SectionReader) (io.ReadCloser, error) {
-			return io.NopCloser(bzip2.NewReader(bufio.NewReaderSize(sr, 1<<16))), nil
-		}, nil
-	case ".lzma":
-		return func(sr *io.SectionReader) (io.ReadCloser, error) {
-			r, err := lzma.NewReader(bufio.NewReaderSize(sr, 1<<16))
-			if err != nil {
-				return nil, err
-			}
-			return io.NopCloser(r), nil
-		}, nil
+	f, ok := decompress.ByExt(ext)
+	if !ok {
+		return nil, fmt.Errorf("deb: member %s: unsupported compression %q", name, ext)
 	}
-	return nil, fmt.Errorf("deb: member %s: unsupported compression %q", name, ext)
+	if f == decompress.XZ {
+		return openXZ, nil
+	}
+	return func(sr *io.SectionReader) (io.ReadCloser, error) { return decompress.NewReader(f, sr) }, nil
 }
 
 // openXZ decodes independent xz blocks in parallel when the stream has
@@ -71,11 +41,7 @@ func openXZ(sr *io.SectionReader) (io.ReadCloser, error) {
 		// layout, corruption) is left to the sequential decoder, which
 		// gives the authoritative error.
 	}
-	r, err := xz.NewReader(bufio.NewReaderSize(sr, 1<<16))
-	if err != nil {
-		return nil, err
-	}
-	return io.NopCloser(r), nil
+	return decompress.NewReader(decompress.XZ, sr)
 }
 
 // open returns the decompressed data of member m, with errors naming m.

@@ -1,16 +1,15 @@
 package deb
 
 import (
-	"archive/tar"
 	"bytes"
-	"fmt"
 	"testing"
-	"time"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
 	"github.com/ulikunitz/xz/lzma"
+
+	"github.com/tinyboot/tinyboot/internal/debtest"
 )
 
 // file is one entry of a synthetic tar.
@@ -22,24 +21,11 @@ type file struct {
 
 func tarBytes(t testing.TB, files []file) []byte {
 	t.Helper()
-	var b bytes.Buffer
-	tw := tar.NewWriter(&b)
-	for _, f := range files {
-		hdr := &tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.data)), ModTime: time.Unix(1700000000, 0), Typeflag: tar.TypeReg}
-		if f.dir {
-			hdr.Typeflag, hdr.Mode, hdr.Size = tar.TypeDir, 0o755, 0
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write([]byte(f.data)); err != nil {
-			t.Fatal(err)
-		}
+	entries := make([]debtest.Entry, len(files))
+	for i, f := range files {
+		entries[i] = debtest.Entry{Name: f.name, Data: []byte(f.data)}
 	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
+	return debtest.Tar(t, entries)
 }
 
 // compress compresses b with the method named by a member suffix. xz uses
@@ -93,22 +79,18 @@ func compress(t testing.TB, ext string, b []byte) []byte {
 	return out.Bytes()
 }
 
+// arMember is one member of a synthetic ar archive.
 type arMember struct {
 	name string
 	data []byte
 }
 
 func arBytes(members []arMember) []byte {
-	var b bytes.Buffer
-	b.WriteString("!<arch>\n")
-	for _, m := range members {
-		fmt.Fprintf(&b, "%-16s%-12d%-6d%-6d%-8o%-10d`\n", m.name, 1700000000, 0, 0, 0o100644, len(m.data))
-		b.Write(m.data)
-		if len(m.data)%2 == 1 {
-			b.WriteByte('\n')
-		}
+	ms := make([]debtest.Member, len(members))
+	for i, m := range members {
+		ms[i] = debtest.Member{Name: m.name, Data: m.data}
 	}
-	return b.Bytes()
+	return debtest.Ar(ms)
 }
 
 const testControl = `Package: hello

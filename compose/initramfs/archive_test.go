@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/tinyboot/tinyboot/internal/cache"
 	"time"
 
 	"github.com/cavaliergopher/cpio"
@@ -122,10 +124,10 @@ func TestCompressRoundTrip(t *testing.T) {
 		Gzip: func(r io.Reader) (io.Reader, error) { return gzip.NewReader(r) },
 		None: func(r io.Reader) (io.Reader, error) { return r, nil },
 	}
-	cache := t.TempDir()
+	store := cache.Open(t.TempDir())
 	for c, dec := range decoders {
 		for _, lvl := range []Level{Default, Best} {
-			seg, err := Compress("init", a, time.Unix(1, 0), c, lvl, cache)
+			seg, err := Compress("init", a, time.Unix(1, 0), c, lvl, store)
 			if err != nil {
 				t.Fatalf("%s: %v", c, err)
 			}
@@ -143,7 +145,7 @@ func TestCompressRoundTrip(t *testing.T) {
 			if !bytes.Equal(got, raw.Bytes()) {
 				t.Errorf("%s: round trip differs", c)
 			}
-			again, err := Compress("init", a, time.Unix(1, 0), c, lvl, cache)
+			again, err := Compress("init", a, time.Unix(1, 0), c, lvl, store)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -160,7 +162,7 @@ func TestDeterministic(t *testing.T) {
 		for _, p := range order {
 			must(t, a.File(p, 0o644, []byte(p)))
 		}
-		seg, err := Compress("x", a, time.Unix(42, 0), Zstd, Default, "")
+		seg, err := Compress("x", a, time.Unix(42, 0), Zstd, Default, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -190,7 +192,7 @@ func must(t *testing.T, err error) {
 }
 
 func TestCompressKeyed(t *testing.T) {
-	cache := t.TempDir()
+	store := cache.Open(t.TempDir())
 	calls := 0
 	fill := func(body string) func(a *Archive) error {
 		return func(a *Archive) error {
@@ -198,28 +200,28 @@ func TestCompressKeyed(t *testing.T) {
 			return a.File("/f", 0o644, []byte(body))
 		}
 	}
-	first, err := CompressKeyed("x", "k1", fill("one"), time.Unix(0, 0), Zstd, Default, cache)
+	first, err := CompressKeyed("x", "k1", fill("one"), time.Unix(0, 0), Zstd, Default, store)
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := CompressKeyed("x", "k1", fill("ignored: the key says nothing changed"), time.Unix(0, 0), Zstd, Default, cache)
+	again, err := CompressKeyed("x", "k1", fill("ignored: the key says nothing changed"), time.Unix(0, 0), Zstd, Default, store)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if calls != 1 || !again.Cached || !bytes.Equal(again.Data, first.Data) {
 		t.Fatalf("same key: fill ran %d times, cached %v", calls, again.Cached)
 	}
-	other, err := CompressKeyed("x", "k2", fill("two"), time.Unix(0, 0), Zstd, Default, cache)
+	other, err := CompressKeyed("x", "k2", fill("two"), time.Unix(0, 0), Zstd, Default, store)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if calls != 2 || bytes.Equal(other.Data, first.Data) {
 		t.Fatalf("new key: fill ran %d times; data equal %v", calls, bytes.Equal(other.Data, first.Data))
 	}
-	if _, err := CompressKeyed("x", "k3", fill("three"), time.Unix(5, 0), Zstd, Default, cache); err != nil || calls != 3 {
+	if _, err := CompressKeyed("x", "k3", fill("three"), time.Unix(5, 0), Zstd, Default, store); err != nil || calls != 3 {
 		t.Fatalf("a different mtime must not hit the cache: %d fills, %v", calls, err)
 	}
-	if _, err := CompressKeyed("x", "k4", func(*Archive) error { return errors.New("boom") }, time.Unix(0, 0), Zstd, Default, cache); err == nil {
+	if _, err := CompressKeyed("x", "k4", func(*Archive) error { return errors.New("boom") }, time.Unix(0, 0), Zstd, Default, store); err == nil {
 		t.Fatal("fill error lost")
 	}
 }

@@ -5,12 +5,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"os"
-	"path/filepath"
+	"strconv"
 	"time"
 
-	"github.com/tinyboot/tinyboot/internal/fsutil"
+	"github.com/tinyboot/tinyboot/internal/cache"
 )
+
+// CacheKind is the cache directory of compressed segments.
+const CacheKind = "initramfs"
 
 // Segment is one compressed cpio archive of an initramfs.
 type Segment struct {
@@ -27,18 +29,19 @@ type Segment struct {
 // Compress writes a as cpio and compresses it. When cacheDir is not empty
 // the result is kept there under the hash of the cpio bytes, compression
 // and level, so a segment whose content did not change is never compressed
-// twice; that is what makes a strong, slow level affordable.
-func Compress(name string, a *Archive, mtime time.Time, c Compression, level Level, cacheDir string) (*Segment, error) {
+// twice; that is what makes a strong, slow level affordable. A nil cache
+// compresses every time.
+func Compress(name string, a *Archive, mtime time.Time, c Compression, level Level, store *cache.Cache) (*Segment, error) {
 	var raw bytes.Buffer
 	if err := a.WriteTo(&raw, mtime); err != nil {
 		return nil, err
 	}
 	seg := &Segment{Name: name, Raw: int64(raw.Len())}
-	var cachePath string
-	if cacheDir != "" {
+	var entry string
+	if store != nil {
 		sum := sha256.Sum256(raw.Bytes())
-		cachePath = filepath.Join(cacheDir, fmt.Sprintf("%s-%s-%d-%s.cpio", hex.EncodeToString(sum[:16]), c, level, encoderVersion))
-		if b, err := os.ReadFile(cachePath); err == nil {
+		entry = cache.Key(CacheKind, "content", hex.EncodeToString(sum[:]), string(c), strconv.Itoa(int(level)), encoderVersion) + ".cpio"
+		if b, ok := store.Get(CacheKind, entry); ok {
 			seg.Data, seg.Cached = b, true
 			return seg, nil
 		}
@@ -55,9 +58,9 @@ func Compress(name string, a *Archive, mtime time.Time, c Compression, level Lev
 		return nil, fmt.Errorf("initramfs: compress %s: %w", name, err)
 	}
 	seg.Data = out.Bytes()
-	if cachePath != "" {
+	if entry != "" {
 		// A cache write failure only costs speed next time; the build goes on.
-		_ = fsutil.WriteFileAtomic(cachePath, seg.Data)
+		_ = store.Put(CacheKind, entry, seg.Data)
 	}
 	return seg, nil
 }
@@ -71,12 +74,11 @@ const encoderVersion = "1"
 // read, only when the cache has no segment for key. The key must change
 // whenever the content would, e.g. a content-addressed path; "" falls back
 // to Compress.
-func CompressKeyed(name, key string, fill func(*Archive) error, mtime time.Time, c Compression, level Level, cacheDir string) (*Segment, error) {
-	var keyPath string
-	if key != "" && cacheDir != "" {
-		sum := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%s\x00%d\x00%s\x00%d\x00%s", name, key, mtime.Unix(), c, level, encoderVersion)))
-		keyPath = filepath.Join(cacheDir, "k-"+hex.EncodeToString(sum[:16])+".cpio")
-		if b, err := os.ReadFile(keyPath); err == nil {
+func CompressKeyed(name, key string, fill func(*Archive) error, mtime time.Time, c Compression, level Level, store *cache.Cache) (*Segment, error) {
+	var entry string
+	if key != "" && store != nil {
+		entry = cache.Key(CacheKind, "named", name, key, strconv.FormatInt(mtime.Unix(), 10), string(c), strconv.Itoa(int(level)), encoderVersion) + ".cpio"
+		if b, ok := store.Get(CacheKind, entry); ok {
 			return &Segment{Name: name, Data: b, Cached: true}, nil
 		}
 	}
@@ -84,12 +86,12 @@ func CompressKeyed(name, key string, fill func(*Archive) error, mtime time.Time,
 	if err := fill(a); err != nil {
 		return nil, err
 	}
-	seg, err := Compress(name, a, mtime, c, level, cacheDir)
+	seg, err := Compress(name, a, mtime, c, level, store)
 	if err != nil {
 		return nil, err
 	}
-	if keyPath != "" {
-		_ = fsutil.WriteFileAtomic(keyPath, seg.Data) // only speed is lost if this fails
+	if entry != "" {
+		_ = store.Put(CacheKind, entry, seg.Data) // only speed is lost if this fails
 	}
 	return seg, nil
 }

@@ -13,7 +13,14 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/tinyboot/tinyboot/internal/cache"
 	"github.com/tinyboot/tinyboot/internal/fsutil"
+)
+
+// Cache kinds: downloaded packages and the kernel trees unpacked from them.
+const (
+	DebsKind    = "debs"
+	KernelsKind = "kernels"
 )
 
 // Resolver fetches and unpacks kernels, caching both the .debs and the
@@ -21,6 +28,9 @@ import (
 type Resolver struct {
 	// CacheDir is tinyboot's cache root; debs/ and kernels/ live below it.
 	CacheDir string
+	// Cache, when set, is the cache at CacheDir that the build shares, so
+	// that what this resolver uses survives the build's pruning.
+	Cache *cache.Cache
 	// Log receives one line per slow step (download, unpack).
 	Log *slog.Logger
 	// HTTPClient downloads url entries; nil means http.DefaultClient.
@@ -31,6 +41,13 @@ type Resolver struct {
 // by SHA256.
 type DebSource struct {
 	Path, URL, SHA256 string
+}
+
+func (r *Resolver) cache() *cache.Cache {
+	if r.Cache == nil {
+		r.Cache = cache.Open(r.CacheDir)
+	}
+	return r.Cache
 }
 
 func (r *Resolver) log() *slog.Logger {
@@ -120,7 +137,7 @@ func (r *Resolver) treeDir(pkgs []Package) string {
 	}
 	sort.Strings(sums)
 	h := sha256.Sum256([]byte(strings.Join(sums, "\n")))
-	return filepath.Join(r.CacheDir, "kernels", hex.EncodeToString(h[:12]))
+	return r.cache().Path(KernelsKind, hex.EncodeToString(h[:12]))
 }
 
 const completeMarker = ".tinyboot-complete"
@@ -180,8 +197,8 @@ func (r *Resolver) unpack(pkgs []Package, paths []string) (*Kernel, error) {
 
 // fetchApt returns the cached .deb of p, downloading it with apt first.
 func (r *Resolver) fetchApt(ctx context.Context, p Package) (string, error) {
-	debs := filepath.Join(r.CacheDir, "debs")
-	final := filepath.Join(debs, fmt.Sprintf("%s_%s_%s.deb", p.Name, strings.ReplaceAll(p.Version, ":", "%3a"), shortSum(p.SHA256)))
+	final := r.cache().Path(DebsKind, fmt.Sprintf("%s_%s_%s.deb", p.Name, strings.ReplaceAll(p.Version, ":", "%3a"), shortSum(p.SHA256)))
+	debs := filepath.Dir(final)
 	if sum, err := fsutil.SHA256File(final); err == nil && sum == p.SHA256 {
 		return final, nil
 	}
@@ -217,8 +234,8 @@ func (r *Resolver) fetchApt(ctx context.Context, p Package) (string, error) {
 // fetchURL returns the cached download of url, fetching and verifying it
 // first. Nothing is cached unless the sha256 matches.
 func (r *Resolver) fetchURL(ctx context.Context, url, want string) (string, error) {
-	debs := filepath.Join(r.CacheDir, "debs")
-	final := filepath.Join(debs, want+".deb")
+	final := r.cache().Path(DebsKind, want+".deb")
+	debs := filepath.Dir(final)
 	if _, err := os.Stat(final); err == nil {
 		return final, nil
 	}

@@ -16,9 +16,7 @@ import (
 	"path"
 	"strings"
 
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
-	"github.com/ulikunitz/xz"
+	"github.com/tinyboot/tinyboot/internal/decompress"
 )
 
 // maxModuleSize bounds a decompressed module; the largest in-tree modules
@@ -151,37 +149,21 @@ func (info *Info) addSoftdep(value string) {
 // Decompress returns the raw ELF of a module file, choosing the
 // decompressor by name: .ko, .ko.xz, .ko.zst or .ko.gz.
 func Decompress(name string, r io.Reader) ([]byte, error) {
-	var src io.Reader
 	ext := path.Ext(name)
-	if ext != ".ko" && path.Ext(strings.TrimSuffix(name, ext)) != ".ko" {
+	if ext == ".ko" {
 		ext = ""
+	} else if path.Ext(strings.TrimSuffix(name, ext)) != ".ko" {
+		ext = "?"
 	}
-	switch ext {
-	case ".ko":
-		src = r
-	case ".xz":
-		zr, err := xz.NewReader(r)
-		if err != nil {
-			return nil, fmt.Errorf("kmod: decompress %s: %w", name, noEOF(err))
-		}
-		src = zr
-	case ".zst":
-		zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1))
-		if err != nil {
-			return nil, fmt.Errorf("kmod: decompress %s: %w", name, err)
-		}
-		defer zr.Close()
-		src = zr
-	case ".gz":
-		zr, err := gzip.NewReader(r)
-		if err != nil {
-			return nil, fmt.Errorf("kmod: decompress %s: %w", name, noEOF(err))
-		}
-		defer zr.Close()
-		src = zr
-	default:
+	f, ok := decompress.ByExt(ext)
+	if !ok || (f != decompress.None && f != decompress.XZ && f != decompress.Zstd && f != decompress.Gzip) {
 		return nil, fmt.Errorf("kmod: %s is not a kernel module (.ko, .ko.xz, .ko.zst or .ko.gz)", name)
 	}
+	src, err := decompress.NewReader(f, r)
+	if err != nil {
+		return nil, fmt.Errorf("kmod: decompress %s: %w", name, noEOF(err))
+	}
+	defer src.Close()
 	b, err := io.ReadAll(io.LimitReader(src, maxModuleSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("kmod: read %s: %w", name, noEOF(err))

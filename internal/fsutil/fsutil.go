@@ -1,5 +1,6 @@
-// Package fsutil holds the two file helpers several composer packages
-// share: atomic cache writes and file hashing.
+// Package fsutil holds the file helpers several composer packages share:
+// file hashing and atomic writes of small files (through renameio, which
+// fsyncs before the rename).
 package fsutil
 
 import (
@@ -8,37 +9,25 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/google/renameio/v2"
 )
 
-// WriteFileAtomic writes data to path through a temp file and a rename, so
-// a reader (another build sharing the cache) never sees half a file.
+// WriteFileAtomic writes data to path (mode 0644) through a temp file, an
+// fsync and a rename, so a reader never sees half a file and a crash
+// leaves the old one.
 func WriteFileAtomic(path string, data []byte) error {
 	return WriteFileAtomicMode(path, data, 0o644)
 }
 
 // WriteFileAtomicMode is WriteFileAtomic with the file's mode. The temp
-// file is created 0600 and only then given mode, so a private key is never
-// readable by others, not even briefly.
+// file gets mode before any data, so a private key is never readable by
+// others, not even briefly.
 func WriteFileAtomicMode(path string, data []byte, mode os.FileMode) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(f.Name(), mode); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return renameio.WriteFile(path, data, mode)
 }
 
 // SHA256File returns the hex sha256 of the file at path.

@@ -1,0 +1,191 @@
+package compose
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/tinyboot/tinyboot/compose/assemble"
+	"github.com/tinyboot/tinyboot/compose/kernel"
+	"github.com/tinyboot/tinyboot/compose/plan"
+	"github.com/tinyboot/tinyboot/internal/cache"
+	"github.com/tinyboot/tinyboot/spec"
+	"github.com/tinyboot/tinyboot/spec/baked"
+)
+
+// DefaultStub is systemd's UEFI stub as Debian and Ubuntu install it.
+const DefaultStub = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub"
+
+// stubPackages names, per distribution, what provides the stub, for the
+// error a user sees when it is missing.
+const stubPackages = "systemd-boot-efi on Debian/Ubuntu (apt-get install systemd-boot-efi), systemd-boot on Fedora/Arch"
+
+// caBundles are where distributions keep the system's PEM bundle.
+var caBundles = []string{
+	"/etc/ssl/certs/ca-certificates.crt", // Debian, Ubuntu, Alpine, Arch
+	"/etc/pki/tls/certs/ca-bundle.crt",   // Fedora, RHEL
+	"/etc/ssl/ca-bundle.pem",             // openSUSE
+	"/etc/ssl/cert.pem",                  // macOS, BSDs
+}
+
+// Plan resolves r into the plan of its image without building anything
+// but the kernel tree and the module list: what `Build` would assemble.
+func Plan(ctx context.Context, r *spec.Resolved, opts Options) (*plan.Plan, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	pins, read, err := lockPins(r, opts.Lock)
+	if err != nil {
+		return nil, err
+	}
+	if opts.ZoneinfoSHA256 == "" && read != nil {
+		opts.ZoneinfoSHA256 = read.Zoneinfo
+	}
+	return resolve(ctx, r, opts, pins, cache.Open(opts.CacheDir), assemble.NewStages(ctx, opts.Log))
+}
+
+// resolve is the resolving step: the kernel and its modules are found (the
+// "kernel" and "modules" stages), every host path is made absolute and
+// every input named by the spec field it came from.
+func resolve(ctx context.Context, r *spec.Resolved, opts Options, pins []kernel.Package, store *cache.Cache, st *assemble.Stages) (*plan.Plan, error) {
+	s := r.Spec()
+	out := opts.Output
+	if out == "" {
+		out = r.Output()
+	}
+	out, err := absPath("output", out)
+	if err != nil {
+		return nil, err
+	}
+
+	var k *kernel.Kernel
+	if err := st.Run("kernel", func() (bool, error) {
+		var err error
+		k, err = resolveKernel(ctx, r, opts, pins, store)
+		return false, err
+	}); err != nil {
+		return nil, err
+	}
+	var mods []plan.Module
+	if err := st.Run("modules", func() (bool, error) {
+		var err error
+		mods, err = resolveModules(r, k, store, opts.Log)
+		return false, err
+	}); err != nil {
+		return nil, err
+	}
+
+	ca, err := caCertsInput(r)
+	if err != nil {
+		return nil, err
+	}
+	bakedMods := make([]baked.Module, len(mods))
+	for i, m := range mods {
+		bakedMods[i] = baked.Module{Name: m.Name, Path: m.Path}
+	}
+	p := &plan.Plan{
+		Name:        s.Name,
+		Epoch:       opts.Epoch,
+		Compression: opts.Compression,
+		Kernel:      k,
+		Modules:     mods,
+		App:         plan.App{ImagePath: AppPath(s.Name)},
+		Agent:       plan.Agent{Prebuilt: opts.AgentPath},
+		Stub:        stubInput(r),
+		CACerts:     ca,
+		Config:      Bake(r, k.Version, bakedMods),
+		Cmdline:     Cmdline(s.Kernel.Cmdline),
+		OSRelease:   fmt.Sprintf("NAME=tinyboot\nID=tinyboot\nPRETTY_NAME=\"tinyboot %s\"\nIMAGE_ID=%s\nVERSION_ID=%s\n", s.Name, s.Name, k.Version),
+		VolumeID:    VolumeID(s.Name),
+		Outputs:     []plan.Output{{Format: plan.FormatISO, Path: out}},
+	}
+	if s.App.Go != "" {
+		p.App.GoPackage, p.App.Dir = s.App.Go, s.Dir
+		if b := s.App.Build; b != nil {
+			p.App.BuildTags, p.App.LDFlags = b.Tags, b.LDFlags
+		}
+	} else {
+		p.App.Binary = s.Resolve(s.App.Binary)
+	}
+	for i, e := range s.Files {
+		p.Payload = append(p.Payload, plan.PayloadEntry{
+			Input: plan.Input{Path: s.Resolve(e.Src), Origin: fmt.Sprintf("files[%d].src %s", i, e.Src)},
+			Dst:   e.Dst,
+		})
+	}
+	if p.Files, p.ZoneinfoSHA256, err = zoneFiles(ctx, s.Timezone, opts.ZoneinfoSHA256); err != nil {
+		return nil, err
+	}
+	if p.UKITransforms, err = secureBootTransforms(s); err != nil {
+		return nil, err
+	}
+	if k.TreeID != "" {
+		var srcs []string
+		for _, m := range mods {
+			srcs = append(srcs, m.Source)
+		}
+		p.Keys.Modules = k.TreeID + "\x00" + k.Version + "\x00" + strings.Join(srcs, "\x00")
+	}
+	return p, nil
+}
+
+func resolveKernel(ctx context.Context, r *spec.Resolved, opts Options, pins []kernel.Package, store *cache.Cache) (*kernel.Kernel, error) {
+	s := r.Spec()
+	res := &kernel.Resolver{CacheDir: opts.CacheDir, Cache: store, Log: opts.Log}
+	switch {
+	case s.Kernel.Package != "":
+		return res.Package(ctx, s.Kernel.Package, pins)
+	case len(s.Kernel.Deb) > 0:
+		var srcs []kernel.DebSource
+		for _, d := range s.Kernel.Deb {
+			src := kernel.DebSource{URL: d.URL, SHA256: d.SHA256}
+			if d.Path != "" {
+				src.Path = s.Resolve(d.Path)
+			}
+			srcs = append(srcs, src)
+		}
+		return res.Debs(ctx, srcs)
+	default:
+		return kernel.FromDir(s.Resolve(s.Kernel.Vmlinuz), s.Resolve(s.Kernel.ModulesDir))
+	}
+}
+
+// stubInput is the UEFI stub. Errors name the spec field when the user
+// chose the stub, and the package that provides it when we did.
+func stubInput(r *spec.Resolved) plan.Input {
+	s := r.Spec()
+	if s.Kernel.Stub != "" {
+		return plan.Input{
+			Path:   s.Resolve(s.Kernel.Stub),
+			Origin: "kernel.stub " + s.Kernel.Stub,
+			Fix:    "point kernel.stub at a systemd UEFI stub such as " + DefaultStub,
+		}
+	}
+	return plan.Input{
+		Path:    DefaultStub,
+		Origin:  "UEFI stub " + DefaultStub + " (the default; kernel.stub is not set)",
+		Fix:     "reinstall " + stubPackages + ", or set kernel.stub",
+		Missing: fmt.Sprintf("UEFI stub %s not found: install %s, or set kernel.stub", DefaultStub, stubPackages),
+	}
+}
+
+// caCertsInput finds the PEM bundle ca_certs names: none, the system's,
+// or a file.
+func caCertsInput(r *spec.Resolved) (plan.Input, error) {
+	s := r.Spec()
+	switch v := s.CACerts; v {
+	case "none":
+		return plan.Input{Origin: "ca_certs none"}, nil
+	case "system":
+		for _, p := range caBundles {
+			if _, err := os.Stat(p); err == nil {
+				return plan.Input{Path: p, Origin: "ca_certs system (" + p + ")"}, nil
+			}
+		}
+		return plan.Input{}, fmt.Errorf("ca_certs: system: no CA bundle found on this machine (looked in %v); install ca-certificates, or set ca_certs to a PEM file or to none", caBundles)
+	default:
+		return plan.Input{Path: s.Resolve(v), Origin: "ca_certs " + v, Fix: "point ca_certs at a PEM bundle, or set it to system or none"}, nil
+	}
+}
