@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tinyboot/tinyboot/agent/coldplug"
 	"github.com/tinyboot/tinyboot/agent/console"
 	"github.com/tinyboot/tinyboot/agent/sntp"
 	"github.com/tinyboot/tinyboot/spec/baked"
@@ -35,6 +36,12 @@ type Deps struct {
 	StartNetwork func(ctx context.Context, hostname string) (Network, error)
 	// SNTP asks the servers for the time.
 	SNTP func(ctx context.Context, servers []string) (sntp.Result, error)
+	// Hotplug lists devices and their uevents, for loading only the
+	// modules the machine needs; nil loads only the modules no device
+	// selects (see coldplug.Table.AtBoot).
+	Hotplug *Hotplug
+	// ModuleJobs is how many modules may load at once; below 1 means 1.
+	ModuleJobs int
 }
 
 // Periodic clock correction interval once the app runs.
@@ -55,6 +62,8 @@ type agent struct {
 	net         Network
 	isoMounted  bool
 	persMounted bool
+	// mods loads modules from the baked table, at boot and after.
+	mods *coldplug.Loader
 
 	bgCancel context.CancelFunc
 	bgWG     sync.WaitGroup
@@ -97,7 +106,7 @@ func (a *agent) boot(ctx context.Context) (act Action, ok bool) {
 	}
 
 	t := a.clock.Now()
-	loadModules(a.sys, a.log, a.clock, cfg.KernelVersion, cfg.Modules)
+	a.coldplug(ctx)
 	dMod := a.clock.Now().Sub(t)
 
 	// DHCP runs while storage is searched: both mostly wait.

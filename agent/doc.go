@@ -20,9 +20,15 @@
 //	spec: ERROR
 //	spec: cannot start the app; powering off in 30s
 //	hostname: ERROR
-//	modules: loaded N of M in D
-//	modules: loaded N of M in D (not for this machine: NAME NAME)
+//	modules: loaded N of M in D: NAME (spec), NAME, NAME (DEVICE DEVICE), ...
+//	modules: loaded N of M in D: ... (not for this machine: NAME NAME)
+//	modules: loaded N in D: NAME, NAME (DEVICE)
+//	modules: loaded N in D: NAME (iso9660)
+//	modules: loaded N in D: NAME (kernel: REQUEST)
+//	modules: kernel asked for REQUEST: not in the image
+//	modules: kernel request "ARGS": ERROR
 //	modules: NAME: ERROR
+//	modules: ERROR; devices that appear later get no driver
 //	iso: mounted /dev/sr0 at /iso (volume HELLO)
 //	iso: mount /dev/sr0 at /iso: ERROR
 //	iso: not found
@@ -61,7 +67,17 @@
 //	shutdown: rebooting | powering off | halting
 //	agent: panic: VALUE
 //
-// In the boot line, network D runs from DHCP's start (right after the
+// The first modules line is the boot's coldplug: of the M modules in the
+// image, the N loaded for the spec (its modules: list), for the devices
+// present (sysfs names in parentheses) and what those need (no
+// parentheses), in load order. The "loaded N in D" lines come later: a
+// device the kernel announced (USB storage, a SCSI disk behind a freshly
+// loaded controller, a hot-added disk or NIC), a filesystem about to be
+// mounted, or the kernel's own request_module (the agent is its module
+// helper, /proc/sys/kernel/modprobe). A request the image cannot serve is
+// logged once per boot.
+//
+// In the boot line, modules D is the boot's coldplug only. Network D runs from DHCP's start (right after the
 // modules, concurrently with the storage search) to the first lease or
 // network.wait, so the parts can add up to more than the total.
 package agent

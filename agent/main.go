@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -57,6 +58,10 @@ func Main() {
 		hang()
 	}
 
+	if err := registerModprobe(); err != nil {
+		log.Printf("setup: %v", err)
+	}
+
 	events := make(chan Event, 8)
 	send := func(e Event) {
 		select {
@@ -89,6 +94,8 @@ func Main() {
 		SNTP: func(ctx context.Context, servers []string) (sntp.Result, error) {
 			return sntp.First(ctx, servers, time.Now)
 		},
+		Hotplug:    linuxHotplug(log),
+		ModuleJobs: runtime.NumCPU(),
 	})
 	// Only reached if reboot(2) failed: PID 1 must not exit.
 	hang()

@@ -24,6 +24,11 @@ type resolvedModule struct {
 	Path string `json:"path"`
 	// Source is relative to the kernel's ModulesDir, possibly compressed.
 	Source string `json:"source"`
+	// Aliases, Needs and Always are the agent's coldplug table (see
+	// baked.Module).
+	Aliases []string `json:"aliases,omitempty"`
+	Needs   []string `json:"needs,omitempty"`
+	Always  bool     `json:"always,omitempty"`
 }
 
 // read returns the module's uncompressed bytes.
@@ -72,7 +77,7 @@ func (b *builder) resolveModules(k *kernel.Kernel) ([]resolvedModule, error) {
 		return nil, fmt.Errorf("modules: reading the module tree %s of kernel %s: %w", k.ModulesDir, k.Version, err)
 	}
 	base := BaseModules(b.spec)
-	cachePath := filepath.Join(b.opts.CacheDir, "modres", fmt.Sprintf("%x.json", sha256Bytes([]byte(tree.key + "\x00" + strings.Join(base, ",") + "\x00" + strings.Join(b.spec.Modules, ",")))[:16]))
+	cachePath := filepath.Join(b.opts.CacheDir, "modres", fmt.Sprintf("%x.json", sha256Bytes([]byte("coldplug\x00" + tree.key + "\x00" + strings.Join(base, ",") + "\x00" + strings.Join(b.spec.Modules, ",")))[:16]))
 	var cached []resolvedModule
 	if data, err := os.ReadFile(cachePath); err == nil && json.Unmarshal(data, &cached) == nil && len(cached) > 0 {
 		return cached, nil
@@ -98,10 +103,7 @@ func (b *builder) resolveModules(k *kernel.Kernel) ([]resolvedModule, error) {
 	if err != nil {
 		return nil, &modulesError{version: k.Version, err: err}
 	}
-	out := make([]resolvedModule, 0, len(mods))
-	for _, m := range mods {
-		out = append(out, resolvedModule{Name: m.Name, Path: modulePath(m.Path), Source: m.Path})
-	}
+	out := coldplugTable(idx, mods, b.spec.Modules)
 	if data, err := json.Marshal(out); err == nil && len(out) > 0 {
 		_ = fsutil.WriteFileAtomic(cachePath, data) // only speed is lost if this fails
 	}

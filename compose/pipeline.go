@@ -187,11 +187,7 @@ func (b *builder) initramfs(k *kernel.Kernel, mods []resolvedModule, appBin, age
 			return a.HostFile(AppPath(s), 0o755, appBin)
 		}, ""},
 		{"spec", initramfs.Default, func(a *initramfs.Archive) error {
-			bakedMods := make([]baked.Module, len(mods))
-			for i, m := range mods {
-				bakedMods[i] = baked.Module{Name: m.Name, Path: m.Path}
-			}
-			js, err := baked.Marshal(Bake(s, k.Version, bakedMods))
+			js, err := baked.Marshal(Bake(s, k.Version, bakedModules(mods)))
 			if err != nil {
 				return err
 			}
