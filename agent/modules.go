@@ -35,10 +35,18 @@ func newModuleLoader(load func(path, params string) error, kver string, mods []b
 	})
 }
 
+// settleRounds bounds the boot's rescans of sysfs: each round's drivers
+// may add devices (virtio_pci makes the virtio devices that virtio_net and
+// virtio_blk drive), and a few rounds cover every bus stack in the image.
+const settleRounds = 6
+
 // coldplug loads the modules the machine needs now: the spec's own and
 // those whose aliases match a present device's modalias, with their
-// dependencies. It then keeps loading modules for devices the kernel
-// announces until ctx ends (USB sticks, hot-added disks and NICs).
+// dependencies, rescanning until the loaded drivers add no device that
+// wants another module — so the NICs exist before DHCP starts. It then
+// keeps loading modules for devices the kernel announces until ctx ends
+// (disks behind a controller that probes asynchronously, USB sticks,
+// hot-added disks and NICs).
 func (a *agent) coldplug(ctx context.Context) {
 	cfg := a.cfg
 	a.mods = newModuleLoader(a.sys.LoadModule, cfg.KernelVersion, cfg.Modules, a.deps.ModuleJobs)
@@ -47,31 +55,51 @@ func (a *agent) coldplug(ctx context.Context) {
 	}
 	start := a.clock.Now()
 	table := a.mods.Table()
-	names := table.AtBoot()
 	why := map[string][]string{} // module -> what asked for it
-	for _, n := range names {
-		why[n] = append(why[n], "spec")
+	seen := map[string]bool{}    // module + "\x00" + device
+	ask := func(m, reason string) bool {
+		if seen[m+"\x00"+reason] {
+			return false
+		}
+		seen[m+"\x00"+reason] = true
+		why[m] = append(why[m], reason)
+		return len(why[m]) == 1
 	}
+	var names []string
+	for _, n := range table.AtBoot() {
+		ask(n, "spec")
+		names = append(names, n)
+	}
+	var res []coldplug.Result
 	var events <-chan coldplug.Uevent
-	if hp := a.deps.Hotplug; hp != nil {
+	hp := a.deps.Hotplug
+	if hp != nil {
 		var err error
 		if events, err = hp.Uevents(ctx); err != nil {
 			a.log.Printf("modules: %v; devices that appear later get no driver", err)
 		}
+	}
+	for round := 0; round < settleRounds && hp != nil; round++ {
 		devs, err := hp.Devices()
-		if err != nil {
+		if err != nil && round == 0 {
 			a.log.Printf("modules: %v", err)
 		}
 		for _, d := range devs {
 			for _, m := range table.Lookup(d.Modalias) {
-				if len(why[m]) == 0 {
+				if ask(m, d.Name) {
 					names = append(names, m)
 				}
-				why[m] = append(why[m], d.Name)
 			}
 		}
+		if len(names) == 0 {
+			break
+		}
+		res = append(res, a.mods.Load(names)...)
+		names = nil
 	}
-	res := a.mods.Load(names)
+	if len(names) > 0 { // no Hotplug: the spec's modules only
+		res = a.mods.Load(names)
+	}
 	a.log.Printf("%s", moduleSummary(fmt.Sprintf("modules: loaded %%d of %d in %s", table.Len(), console.Dur(a.clock.Now().Sub(start))), res, why, a.log))
 	if events != nil {
 		a.background(func() { a.hotplug(ctx, events) })
