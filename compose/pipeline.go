@@ -134,14 +134,11 @@ func (b *builder) initramfs(k *kernel.Kernel, mods []resolvedModule, appBin, age
 		level initramfs.Level
 		fill  func(a *initramfs.Archive) error
 		// key, when set, names the content without reading it (see
-		// initramfs.CompressKeyed): for the agent and module files, whose
-		// cached paths are content-addressed.
+		// initramfs.CompressKeyed): for the module files, whose cached
+		// paths are content-addressed.
 		key string
 	}
-	var agentKey, modulesKey string
-	if rel, err := filepath.Rel(b.opts.CacheDir, agentBin); err == nil && !strings.HasPrefix(rel, "..") && b.opts.AgentPath == "" {
-		agentKey = rel
-	}
+	var modulesKey string
 	if k.TreeID != "" {
 		var srcs []string
 		for _, m := range mods {
@@ -162,9 +159,9 @@ func (b *builder) initramfs(k *kernel.Kernel, mods []resolvedModule, appBin, age
 			}
 			return nil
 		}, ""},
-		{"agent", initramfs.Best, func(a *initramfs.Archive) error {
-			return a.HostFile("/init", 0o755, agentBin)
-		}, agentKey},
+		{"agent+app", initramfs.Best, func(a *initramfs.Archive) error {
+			return addBinaries(a, agentBin, AppPath(s), appBin)
+		}, ""},
 		{"modules", initramfs.Best, func(a *initramfs.Archive) error {
 			if err := a.Dir(filepath.Join("/lib/modules", k.Version), 0o755); err != nil {
 				return err
@@ -182,9 +179,6 @@ func (b *builder) initramfs(k *kernel.Kernel, mods []resolvedModule, appBin, age
 		}, modulesKey},
 		{"certs", initramfs.Best, func(a *initramfs.Archive) error {
 			return b.addCACerts(a)
-		}, ""},
-		{"app", initramfs.Best, func(a *initramfs.Archive) error {
-			return a.HostFile(AppPath(s), 0o755, appBin)
 		}, ""},
 		{"spec", initramfs.Default, func(a *initramfs.Archive) error {
 			js, err := baked.Marshal(Bake(s, k.Version, bakedModules(mods)))
@@ -218,8 +212,7 @@ func (b *builder) initramfs(k *kernel.Kernel, mods []resolvedModule, appBin, age
 		out.Write(seg.Data)
 	}
 	// Sizes in the report are what each part costs in the image, compressed.
-	b.addPart("agent", sizes["agent"])
-	b.addPart("app", sizes["app"])
+	b.addPart("agent+app", sizes["agent+app"])
 	b.addPart("modules", sizes["modules"])
 	b.addPart("certs+spec", sizes["certs"]+sizes["spec"]+sizes["base"])
 	return out.Bytes(), nil
