@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/tinyboot/tinyboot/internal/modname"
 	"github.com/tinyboot/tinyboot/spec/baked"
 )
 
@@ -120,25 +121,8 @@ func (t *Table) AtBoot() []string {
 
 // Normalize is a module name's canonical form: the kernel and modprobe
 // treat '-' and '_' alike and the kernel writes '_'.
-func Normalize(name string) string { return strings.ReplaceAll(name, "-", "_") }
+func Normalize(name string) string { return modname.Normalize(name) }
 
 // NormalizeAlias is Normalize for alias patterns and requests, leaving
 // bracket expressions alone so "[a-z]" keeps its range, as kmod does.
-func NormalizeAlias(s string) string {
-	if !strings.Contains(s, "-") {
-		return s
-	}
-	b := []byte(s)
-	inBracket := false
-	for i, c := range b {
-		switch {
-		case c == '[':
-			inBracket = true
-		case c == ']':
-			inBracket = false
-		case c == '-' && !inBracket:
-			b[i] = '_'
-		}
-	}
-	return string(b)
-}
+func NormalizeAlias(s string) string { return modname.NormalizeAlias(s) }
