@@ -23,6 +23,9 @@ func (x *Index) Needs(m Module) []string {
 		}
 	}
 	out = slices.DeleteFunc(out, func(n string) bool { return n == m.Name })
+	if len(out) == 0 {
+		return nil
+	}
 	sort.Strings(out)
 	return slices.Compact(out)
 }
