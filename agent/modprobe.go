@@ -32,8 +32,13 @@ func registerModprobe() error {
 }
 
 // IsModprobe reports whether this process is the agent started by the
-// kernel as its module helper (argv "-q -- NAME") rather than as PID 1.
-func IsModprobe() bool { return os.Getpid() != 1 }
+// kernel as its module helper rather than as PID 1: the kernel runs the
+// path registered in /proc/sys/kernel/modprobe with that path as argv[0]
+// ("/init -q -- NAME"); any other way of running the agent's binary (a
+// helper the agent itself starts under another argv[0]) is not this.
+func IsModprobe() bool {
+	return os.Getpid() != 1 && len(os.Args) > 0 && os.Args[0] == agentPath
+}
 
 // Modprobe is the kernel's module helper: it loads the module args name
 // (a module name or an alias) and what it needs from the baked table, and
