@@ -9,15 +9,17 @@ import (
 
 	"github.com/tinyboot/tinyboot/agent/coldplug"
 	"github.com/tinyboot/tinyboot/agent/console"
+	"github.com/tinyboot/tinyboot/agent/instance"
 	"github.com/tinyboot/tinyboot/agent/sntp"
 	"github.com/tinyboot/tinyboot/spec/baked"
 )
 
-// Network is the running DHCP client (*dhcp.Manager in production).
+// Network is the configured network (*netconf.Manager in production).
 type Network interface {
-	// Links is how many links DHCP runs on.
+	// Links is how many links are configured (static or DHCP).
 	Links() int
-	// Bound is closed once the first lease is in place.
+	// Bound is closed once the network is up: static links configured
+	// and, with DHCP, the first lease in place.
 	Bound() <-chan struct{}
 	// NTPServers are the NTP servers the leases offer.
 	NTPServers() []net.IP
@@ -32,7 +34,8 @@ type Deps struct {
 	Clock Clock
 	// Events carries shutdown requests (power button, signals).
 	Events <-chan Event
-	// StartNetwork starts DHCP on every link; nil means no network.
+	// StartNetwork configures the links (static, DHCP); nil means no
+	// network.
 	StartNetwork func(ctx context.Context, hostname string) (Network, error)
 	// SNTP asks the servers for the time.
 	SNTP func(ctx context.Context, servers []string) (sntp.Result, error)
@@ -42,6 +45,18 @@ type Deps struct {
 	Hotplug *Hotplug
 	// ModuleJobs is how many modules may load at once; below 1 means 1.
 	ModuleJobs int
+	// AfterModules, when set, runs once the modules are loaded: devices
+	// such as the watchdog exist from then on.
+	AfterModules func()
+	// GuestAgent, when set, answers the QEMU guest agent until ctx ends;
+	// it runs in the background once the modules are loaded.
+	GuestAgent func(ctx context.Context)
+	// Instance, when set, reads this machine's own configuration (NoCloud
+	// drive, fw_cfg) before the app starts.
+	Instance func(ctx context.Context) (instance.Data, error)
+	// SecureBoot reports the firmware's Secure Boot state, logged at
+	// boot; nil logs nothing.
+	SecureBoot func() string
 }
 
 // Periodic clock correction interval once the app runs.
@@ -64,6 +79,9 @@ type agent struct {
 	persMounted bool
 	// mods loads modules from the baked table, at boot and after.
 	mods *coldplug.Loader
+	// instanceEnv is the machine's own env, over app.env; held in memory
+	// only.
+	instanceEnv map[string]string
 
 	bgCancel context.CancelFunc
 	bgWG     sync.WaitGroup
@@ -104,17 +122,31 @@ func (a *agent) boot(ctx context.Context) (act Action, ok bool) {
 			a.log.Printf("hostname: %v", err)
 		}
 	}
+	a.setupEtc()
 
 	t := a.clock.Now()
 	a.coldplug(ctx)
 	dMod := a.clock.Now().Sub(t)
+	// After the modules, so that their keys (net.ipv4.conf.eth0.*) exist;
+	// before the network, so that DHCP already runs with them.
+	a.applySysctl()
+	if a.deps.AfterModules != nil {
+		a.deps.AfterModules()
+	}
+	if a.deps.GuestAgent != nil {
+		a.background(func() { a.deps.GuestAgent(ctx) })
+	}
+	// After the modules, so efivarfs is there when the image has it.
+	if a.deps.SecureBoot != nil {
+		a.log.Printf("secure boot: %s", a.deps.SecureBoot())
+	}
 
 	// DHCP runs while storage is searched: both mostly wait.
 	netStart := a.clock.Now()
 	// boundAt learns when the first lease came, so the boot line reports
 	// DHCP's own time, not the storage wait it overlapped with.
 	boundAt := make(chan time.Time, 1)
-	if cfg.Network.DHCP && a.deps.StartNetwork != nil {
+	if (cfg.Network.DHCP || len(cfg.Network.Interfaces) > 0) && a.deps.StartNetwork != nil {
 		n, err := a.deps.StartNetwork(a.rootCtx, cfg.Hostname)
 		if err != nil {
 			a.log.Printf("network: %v", err)
@@ -136,6 +168,7 @@ func (a *agent) boot(ctx context.Context) (act Action, ok bool) {
 		return PowerOff, false
 	}
 	dStor := a.clock.Now().Sub(t)
+	a.loadInstance(ctx)
 
 	dNet := a.waitNetwork(netStart, boundAt)
 	t = a.clock.Now()

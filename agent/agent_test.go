@@ -286,7 +286,7 @@ func TestAppEnvAndStart(t *testing.T) {
 	sys.procs = []proc{{exit: exit(0)}}
 	h := newHarness(sys)
 	h.run(t, config())
-	want := "start /bin/hello -v GREETING=hi PATH=" + defaultPath + " TINYBOOT_ISO=/iso TINYBOOT_PERSISTENT=/persistent"
+	want := "start /bin/hello -v GREETING=hi HOME=/root LOGNAME=root PATH=" + defaultPath + " TINYBOOT_ISO=/iso TINYBOOT_PERSISTENT=/persistent USER=root"
 	has(t, "calls", sys.Calls(), []string{
 		"hostname hello",
 		"mount /dev/sr0 /iso iso9660 0x1",
@@ -513,7 +513,7 @@ func TestNetworkAndTime(t *testing.T) {
 				}
 			}
 			if tt.wantStep {
-				has(t, "calls", sys.Calls(), []string{"step 1h2m3s", "start /bin/hello -v GREETING=hi PATH=" + defaultPath + " TINYBOOT_ISO=/iso TINYBOOT_PERSISTENT=/persistent"})
+				has(t, "calls", sys.Calls(), []string{"step 1h2m3s", "start /bin/hello -v GREETING=hi HOME=/root LOGNAME=root PATH=" + defaultPath + " TINYBOOT_ISO=/iso TINYBOOT_PERSISTENT=/persistent USER=root"})
 				if strings.Join(asked, ",") != "pool.ntp.org,10.0.2.2" {
 					t.Errorf("asked %v", asked)
 				}

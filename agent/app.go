@@ -38,7 +38,12 @@ func (a *agent) supervise() Action {
 		}
 		started := a.clock.Now()
 		argv := append([]string{app.Path}, app.Args...)
-		pid, exited, err := a.sys.StartApp(app.Path, argv, a.appEnv())
+		priv, err := a.privileges()
+		var pid int
+		var exited <-chan ExitStatus
+		if err == nil {
+			pid, exited, err = a.sys.StartApp(app.Path, argv, a.appEnv(), priv)
+		}
 		var st ExitStatus
 		if err != nil {
 			a.log.Printf("app: start %s: %v", app.Path, err)
@@ -111,10 +116,13 @@ func (a *agent) stopApp(pid int, exited <-chan ExitStatus) {
 	}
 }
 
-// appEnv is PATH, the tinyboot mount variables and the app's env, sorted
-// so the app sees the same environment on every boot.
+// appEnv is PATH, HOME, USER, LOGNAME, TZ (see userEnv), the tinyboot
+// mount variables, then the app's env and the machine's own env over it
+// (either may override any of the rest), sorted so the app sees the same
+// environment on every boot.
 func (a *agent) appEnv() []string {
 	env := map[string]string{"PATH": defaultPath}
+	a.userEnv(env)
 	if a.isoMounted {
 		env["TINYBOOT_ISO"] = baked.ISOMount
 	}
@@ -122,6 +130,9 @@ func (a *agent) appEnv() []string {
 		env["TINYBOOT_PERSISTENT"] = baked.PersistentMount
 	}
 	for k, v := range a.cfg.App.Env {
+		env[k] = v
+	}
+	for k, v := range a.instanceEnv {
 		env[k] = v
 	}
 	out := make([]string, 0, len(env))
@@ -169,7 +180,7 @@ func (a *agent) shutdown(act Action) {
 		}()
 		select {
 		case <-done:
-			if a.net.Links() > 0 {
+			if a.net.Links() > 0 && usesDHCP(a.cfg.Network) {
 				a.log.Printf("shutdown: released DHCP leases")
 			}
 		case <-a.clock.After(releaseWait):

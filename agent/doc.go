@@ -1,9 +1,11 @@
 // Package agent is tinyboot's init: PID 1 in every image. It reads only
 // the baked spec (/etc/tinyboot/spec.json), brings the machine up — API
 // filesystems, kernel modules, the boot ISO at /iso, the persistent
-// volume at /persistent, DHCP, the clock — runs the app as its child, and
-// shuts the machine down cleanly on the power button, Ctrl-Alt-Del,
-// SIGTERM or the app's end.
+// volume at /persistent, the network (static addresses, DHCP), the clock — runs the app as its child, and
+// shuts the machine down cleanly on the power button, Ctrl-Alt-Del, a
+// request on /run/tinyboot/control (package guest), a signal to PID 1
+// (busybox's: SIGTERM reboot, SIGUSR2 power-off, SIGUSR1 halt) or the
+// app's end.
 //
 // Run holds the logic over a System and a Clock, so tests drive it with
 // fakes; Main wires in Linux, signals, ACPI and DHCP.
@@ -16,6 +18,8 @@
 // tests grep them: change them only together with those tests.
 //
 //	setup: mounted filesystems in D
+//	log: sending to syslog udp://10.0.2.2:5514
+//	log: app output to syslog: ERROR
 //	setup: ERROR
 //	spec: ERROR
 //	spec: cannot start the app; powering off in 30s
@@ -29,6 +33,8 @@
 //	modules: kernel request "ARGS": ERROR
 //	modules: NAME: ERROR
 //	modules: ERROR; devices that appear later get no driver
+//	watchdog: armed /dev/watchdog (i6300ESB timer, timeout 1m0s)
+//	watchdog: ERROR
 //	iso: mounted /dev/sr0 at /iso (volume HELLO)
 //	iso: mount /dev/sr0 at /iso: ERROR
 //	iso: not found
@@ -37,6 +43,10 @@
 //	persistent: no volume labelled "tinyboot" after 10s
 //	persistent: required volume missing; powering off
 //	persistent: required volume not mounted; powering off
+//	network: eth0: static 10.0.2.15/24 fd00::15/64 via 10.0.2.2 fd00::2 dns 10.0.2.3 mtu 1500
+//	network: eth0: static 10.0.2.15/24 via 10.0.2.2: ERROR
+//	network: eth1: not configured (network.dhcp is false)
+//	network: network.interfaces[1] (eth2) matches no interface
 //	network: eth0: leased 10.0.2.15/24 via 10.0.2.2 dns 10.0.2.3 (lease 24h0m0s)
 //	network: eth0: renewed 10.0.2.15/24 via 10.0.2.2 dns 10.0.2.3 (lease 24h0m0s)
 //	network: eth0: mtu 1400
@@ -57,6 +67,9 @@
 //	app: restarting in 2s
 //	acpi: ERROR
 //	shutdown: power button | ctrl-alt-del | SIGTERM | SIGUSR1 | SIGUSR2 | power failing
+//	shutdown: app asked to reboot | app asked to power off | app asked to halt
+//	signal: ignored SIGHUP
+//	control: unknown request "VALUE"
 //	shutdown: app ended (on_exit reboot)
 //	shutdown: stopping app (SIGTERM, timeout 10s)
 //	shutdown: app still running after 10s; sending SIGKILL
@@ -65,6 +78,8 @@
 //	shutdown: synced and remounted /persistent read-only (unmount: ERROR)
 //	shutdown: released DHCP leases
 //	shutdown: rebooting | powering off | halting
+//	watchdog: disarmed
+//	watchdog: disarm: ERROR
 //	agent: panic: VALUE
 //
 // The first modules line is the boot's coldplug: of the M modules in the
@@ -77,7 +92,11 @@
 // helper, /proc/sys/kernel/modprobe). A request the image cannot serve is
 // logged once per boot.
 //
-// In the boot line, modules D is the boot's coldplug only. Network D runs from DHCP's start (right after the
+// With log.syslog set, every line above and every line of the app's
+// output also goes to the server (package syslog), from the first line on.
+//
+// In the boot line, modules D is the boot's coldplug only; network D runs
+// from DHCP's start (right after the
 // modules, concurrently with the storage search) to the first lease or
 // network.wait, so the parts can add up to more than the total.
 package agent

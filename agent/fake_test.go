@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"syscall"
@@ -15,26 +16,44 @@ import (
 )
 
 // scaledClock runs 1000 times faster than real time, so minute-long
-// backoffs take milliseconds while the order of events stays real.
+// backoffs take milliseconds while the order of events stays real. Its time
+// moves only when one of its timers fires (to that timer's deadline), not
+// with the real clock: a test machine under load that stalls a goroutine
+// for a few real milliseconds must not make seconds of the agent's waits
+// pass (the storage and leftover waits would expire early and the tests
+// flake).
 type scaledClock struct {
-	start time.Time
 	mu    sync.Mutex
+	now   time.Time
 	waits []time.Duration
 }
 
 const scale = 1000
 
-func newClock() *scaledClock { return &scaledClock{start: time.Now()} }
+func newClock() *scaledClock { return &scaledClock{now: time.Now()} }
 
 func (c *scaledClock) Now() time.Time {
-	return c.start.Add(time.Since(c.start) * scale)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
 }
 
 func (c *scaledClock) After(d time.Duration) <-chan time.Time {
 	c.mu.Lock()
 	c.waits = append(c.waits, d)
+	deadline := c.now.Add(d)
 	c.mu.Unlock()
-	return time.After(d / scale)
+	ch := make(chan time.Time, 1)
+	time.AfterFunc(d/scale, func() {
+		c.mu.Lock()
+		if deadline.After(c.now) {
+			c.now = deadline
+		}
+		now := c.now
+		c.mu.Unlock()
+		ch <- now
+	})
+	return ch
 }
 
 // proc scripts one run of the app.
@@ -64,6 +83,10 @@ type fakeSys struct {
 	failMod   map[string]error
 	busy      bool // unmount of /persistent fails with EBUSY
 	panicMod  bool
+	// failWrite makes WriteFile of a path fail.
+	failWrite map[string]error
+	// privs are what each StartApp was asked to run with.
+	privs []Privileges
 }
 
 func (f *fakeSys) rec(format string, args ...any) {
@@ -105,6 +128,21 @@ func (f *fakeSys) StepClock(d time.Duration) error {
 	return nil
 }
 
+func (f *fakeSys) WriteFile(path string, data []byte, perm os.FileMode) error {
+	f.rec("write %s %q", path, data)
+	return f.failWrite[path]
+}
+
+func (f *fakeSys) MkdirAll(path string, perm os.FileMode) error {
+	f.rec("mkdir %s %o", path, perm)
+	return nil
+}
+
+func (f *fakeSys) Chown(path string, uid, gid int) error {
+	f.rec("chown %s %d:%d", path, uid, gid)
+	return nil
+}
+
 func (f *fakeSys) LoadModule(path, params string) error {
 	if f.panicMod {
 		panic("boom")
@@ -131,8 +169,9 @@ func (f *fakeSys) Probe(name string) (blkid.Info, error) {
 	return blkid.Info{}, blkid.ErrUnknown
 }
 
-func (f *fakeSys) StartApp(path string, argv, env []string) (int, <-chan ExitStatus, error) {
+func (f *fakeSys) StartApp(path string, argv, env []string, priv Privileges) (int, <-chan ExitStatus, error) {
 	f.mu.Lock()
+	f.privs = append(f.privs, priv)
 	if f.started >= len(f.procs) {
 		f.mu.Unlock()
 		return 0, nil, errors.New("no more scripted runs")

@@ -21,12 +21,15 @@ import (
 type Linux struct {
 	mu      sync.Mutex
 	watched map[int]chan ExitStatus
+	// appStdio are the app's fds 0-2: the console, or pipes to the
+	// agent when its output also goes to syslog (remoteLog.start).
+	appStdio []uintptr
 }
 
 // NewLinux returns the real System and starts reaping children on
 // SIGCHLD.
 func NewLinux(sigchld <-chan os.Signal) *Linux {
-	l := &Linux{watched: map[int]chan ExitStatus{}}
+	l := &Linux{watched: map[int]chan ExitStatus{}, appStdio: []uintptr{0, 1, 2}}
 	go func() {
 		for range sigchld {
 			l.reap()
@@ -66,13 +69,22 @@ func (l *Linux) reap() {
 
 // StartApp forks and execs the app. The reaper's lock is held across the
 // fork so the child cannot be reaped before its pid is watched.
-func (l *Linux) StartApp(path string, argv, env []string) (int, <-chan ExitStatus, error) {
+// Anything but root with the kernel's limits goes through the exec
+// helper (see execHelper).
+func (l *Linux) StartApp(path string, argv, env []string, priv Privileges) (int, <-chan ExitStatus, error) {
+	if !priv.zero() {
+		hargv, err := helperArgv(priv, path, argv)
+		if err != nil {
+			return 0, nil, err
+		}
+		path, argv = selfExe, hargv
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
 		Dir:   "/",
 		Env:   env,
-		Files: []uintptr{0, 1, 2}, // the console
+		Files: l.appStdio,
 		// Its own session, so signals meant for the app's process group
 		// never reach PID 1.
 		Sys: &syscall.SysProcAttr{Setsid: true},
@@ -213,3 +225,14 @@ func isLiveUserProcess(stat string) bool {
 	flags, err := strconv.ParseUint(f[6], 10, 64)
 	return err == nil && flags&pfKthread == 0
 }
+
+// WriteFile writes path (see writeFile).
+func (l *Linux) WriteFile(path string, data []byte, perm os.FileMode) error {
+	return writeFile(path, data, perm)
+}
+
+// MkdirAll makes path and its parents.
+func (l *Linux) MkdirAll(path string, perm os.FileMode) error { return os.MkdirAll(path, perm) }
+
+// Chown gives path to uid and gid.
+func (l *Linux) Chown(path string, uid, gid int) error { return os.Chown(path, uid, gid) }

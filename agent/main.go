@@ -11,7 +11,8 @@ import (
 
 	"github.com/tinyboot/tinyboot/agent/acpi"
 	"github.com/tinyboot/tinyboot/agent/console"
-	"github.com/tinyboot/tinyboot/agent/dhcp"
+	"github.com/tinyboot/tinyboot/agent/instance"
+	"github.com/tinyboot/tinyboot/agent/netconf"
 	"github.com/tinyboot/tinyboot/agent/sntp"
 	"github.com/tinyboot/tinyboot/spec/baked"
 	"golang.org/x/sys/unix"
@@ -24,9 +25,16 @@ const badSpecDelay = 30 * time.Second
 // Main is PID 1: it sets up the system, reads the baked spec, and runs the
 // app until the machine stops. It never returns.
 func Main() {
+	if IsExecHelper() {
+		ExecHelper()
+	}
 	start := time.Now()
+	// Before anything else: a signal Go's runtime has no handler for
+	// ends the process, and PID 1 exiting panics the kernel.
+	sigs := catchSignals()
 	errs := earlySetup()
 	log := console.New(os.Stdout, nil)
+	remote := startEarlyLog(log)
 	defer func() {
 		// Last resort: Run recovers its own panics, this covers the rest.
 		if r := recover(); r != nil {
@@ -48,6 +56,22 @@ func Main() {
 	signal.Notify(sigchld, syscall.SIGCHLD)
 	sys := NewLinux(sigchld)
 
+	events := make(chan Event, 8)
+	var send func(Event)
+	ga := newGuestAgent(log, &send)
+	send = func(e Event) {
+		// A frozen /persistent would block the app's last writes.
+		ga.ThawAll("shutdown requested")
+		select {
+		case events <- e:
+		default: // a shutdown is already queued
+		}
+	}
+	watchSignals(log, sigs, send)
+	if err := listenControl(log, controlSocket, send); err != nil {
+		log.Printf("setup: control socket: %v", err)
+	}
+
 	cfg, err := LoadSpec(baked.Path)
 	if err != nil {
 		log.Printf("spec: %v", err)
@@ -62,15 +86,9 @@ func Main() {
 		log.Printf("setup: %v", err)
 	}
 
-	events := make(chan Event, 8)
-	send := func(e Event) {
-		select {
-		case events <- e:
-		default: // a shutdown is already queued
-		}
-	}
-	watchSignals(log, send)
 	ctx := context.Background()
+	remote.start(ctx, cfg, log, sys)
+	wd := &watchdogKeeper{}
 	go func() {
 		defer recoverTo(log, "acpi")
 		err := acpi.Listen(ctx, time.Second, log.Printf, func(e acpi.Event) {
@@ -84,47 +102,25 @@ func Main() {
 	}()
 
 	Run(ctx, cfg, Deps{
-		Sys:    sys,
-		Log:    log,
-		Clock:  realClock{},
-		Events: events,
+		Sys:          &finalSystem{Linux: sys, log: log, remote: remote, watchdog: wd},
+		AfterModules: func() { wd.arm(cfg.Watchdog, log) },
+		Log:          log,
+		Clock:        realClock{},
+		Events:       events,
 		StartNetwork: func(ctx context.Context, hostname string) (Network, error) {
-			return dhcp.Start(ctx, hostname, log.Printf)
+			return netconf.Start(ctx, cfg.Network, hostname, log.Printf)
 		},
 		SNTP: func(ctx context.Context, servers []string) (sntp.Result, error) {
 			return sntp.First(ctx, servers, time.Now)
 		},
+		GuestAgent: func(ctx context.Context) { serveGuestAgent(ctx, log, ga) },
+		Instance:   instance.Load,
+		SecureBoot: func() string { return secureBootState(sys, efiVarsDir, bootParams) },
 		Hotplug:    linuxHotplug(log),
 		ModuleJobs: runtime.NumCPU(),
 	})
 	// Only reached if reboot(2) failed: PID 1 must not exit.
 	hang()
-}
-
-// watchSignals turns the signals the kernel and tools send PID 1 into
-// shutdown events. Ctrl-Alt-Del is switched to a SIGINT to PID 1 so the
-// app is stopped and disks unmounted before the reboot.
-func watchSignals(log *console.Logger, send func(Event)) {
-	if err := unix.Reboot(unix.LINUX_REBOOT_CMD_CAD_OFF); err != nil {
-		log.Printf("setup: ctrl-alt-del to SIGINT: %v", err)
-	}
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGPWR)
-	go func() {
-		defer recoverTo(log, "signals")
-		for s := range sigs {
-			switch s {
-			case syscall.SIGINT:
-				send(Event{Reason: "ctrl-alt-del", Action: Reboot})
-			case syscall.SIGTERM:
-				send(Event{Reason: "SIGTERM", Action: PowerOff})
-			case syscall.SIGUSR1: // busybox: halt
-				send(Event{Reason: "SIGUSR1", Action: Halt})
-			case syscall.SIGUSR2, syscall.SIGPWR: // busybox: poweroff
-				send(Event{Reason: s.String(), Action: PowerOff})
-			}
-		}
-	}()
 }
 
 // LoadSpec reads and checks the baked spec at path.

@@ -165,6 +165,7 @@ func (a *agent) mountPersistent(res storageResult) bool {
 		return true
 	}
 	a.persMounted = true
+	a.givePersistent()
 	a.log.Printf("persistent: mounted %s at %s (%s, label %s)", dev, baked.PersistentMount, p.FS, p.Label)
 	return true
 }

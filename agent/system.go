@@ -2,6 +2,7 @@ package agent
 
 import (
 	"fmt"
+	"os"
 	"syscall"
 	"time"
 
@@ -23,9 +24,9 @@ type System interface {
 	BlockDevices() ([]BlockDevice, error)
 	// Probe reads the superblock of /dev/<name>.
 	Probe(name string) (blkid.Info, error)
-	// StartApp starts path as a child with argv and env, stdio on the
-	// console. exited delivers its status once it has been reaped.
-	StartApp(path string, argv, env []string) (pid int, exited <-chan ExitStatus, err error)
+	// StartApp starts path as a child with argv, env and priv, stdio on
+	// the console. exited delivers its status once it has been reaped.
+	StartApp(path string, argv, env []string, priv Privileges) (pid int, exited <-chan ExitStatus, err error)
 	// Kill sends sig to pid (-1: every process but the agent).
 	Kill(pid int, sig syscall.Signal) error
 	// Leftovers counts the live user processes other than the agent:
@@ -34,6 +35,11 @@ type System interface {
 	Leftovers() (int, error)
 	// StepClock moves the wall clock by d.
 	StepClock(d time.Duration) error
+	// WriteFile writes a file of the root filesystem or /proc/sys;
+	// MkdirAll and Chown make and give away directories (see runtime.go).
+	WriteFile(path string, data []byte, perm os.FileMode) error
+	MkdirAll(path string, perm os.FileMode) error
+	Chown(path string, uid, gid int) error
 }
 
 // BlockDevice is one entry of /sys/class/block.

@@ -93,6 +93,8 @@ func Bake(s *spec.Spec, kernelVersion string, modules []baked.Module) *baked.Con
 	if c.Hostname == "" {
 		c.Hostname = s.Name
 	}
+	bakeRuntime(s, c)
+	bakeNetRuntime(c, s)
 	if p := s.Persistent; p != nil {
 		c.Persistent = &baked.Persistent{Label: p.Label, FS: p.FS, Required: p.Required, Wait: baked.Duration(p.Wait)}
 	}

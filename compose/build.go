@@ -30,6 +30,9 @@ type Options struct {
 	// Locked pins the kernel packages (from tinyboot.lock); nil resolves
 	// them afresh.
 	Locked []kernel.Package
+	// ZoneinfoSHA256 pins the zone database a timezone ships (from
+	// tinyboot.lock); empty takes the toolchain's as it is.
+	ZoneinfoSHA256 string
 	// Log gets one line per stage.
 	Log *slog.Logger
 }
@@ -58,9 +61,11 @@ type Result struct {
 	SHA256        string           `json:"sha256"`
 	KernelVersion string           `json:"kernel_version"`
 	Packages      []kernel.Package `json:"kernel_packages,omitempty"`
-	Modules       []string         `json:"modules"`
-	Parts         []Part           `json:"parts"`
-	Timings       []Timing         `json:"timings"`
+	// ZoneinfoSHA256 is the zone database shipped, when a timezone is set.
+	ZoneinfoSHA256 string   `json:"zoneinfo_sha256,omitempty"`
+	Modules        []string `json:"modules"`
+	Parts          []Part   `json:"parts"`
+	Timings        []Timing `json:"timings"`
 }
 
 // EpochFromEnv reads SOURCE_DATE_EPOCH (seconds since 1970), the
@@ -117,11 +122,35 @@ func Build(ctx context.Context, s *spec.Spec, opts Options) (*Result, error) {
 	if out == "" {
 		out = filepath.Join(s.Dir, s.Name+".iso")
 	}
+	// Every path is made absolute once, here: later stages run commands
+	// in other directories (go build runs in the app's module), where a
+	// relative path would name another place.
+	var err error
+	if out, err = absPath("output", out); err != nil {
+		return nil, err
+	}
+	if opts.CacheDir, err = absPath("cache directory", opts.CacheDir); err != nil {
+		return nil, err
+	}
+	if opts.AgentPath != "" {
+		if opts.AgentPath, err = absPath("--agent", opts.AgentPath); err != nil {
+			return nil, err
+		}
+	}
 	b := &builder{ctx: ctx, spec: s, opts: opts, log: log, res: &Result{Output: out}}
 	if err := b.run(); err != nil {
 		return nil, err
 	}
 	return b.res, nil
+}
+
+// absPath makes p absolute against the current directory.
+func absPath(what, p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", fmt.Errorf("%s %s: %w", what, p, err)
+	}
+	return abs, nil
 }
 
 // stage runs fn as a named, timed stage.

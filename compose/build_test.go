@@ -3,14 +3,26 @@ package compose_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/tinyboot/tinyboot/compose"
+	"github.com/tinyboot/tinyboot/internal/testcache"
 	"github.com/tinyboot/tinyboot/spec"
 )
+
+// TestMain points every build of these tests at the tests' own cache, never
+// the user's.
+func TestMain(m *testing.M) {
+	if err := testcache.Use(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
 
 // requireKernelTools fails under CI (where .ci/run installs them) and skips
 // elsewhere when the machine cannot build a real image.
@@ -35,6 +47,8 @@ func loadExample(t *testing.T) *spec.Spec {
 	if diags.HasErrors() {
 		t.Fatalf("example invalid: %v", diags)
 	}
+	// The suite runs against the kernel package testcache names.
+	s.Kernel.Package = testcache.Kernel()
 	s.ApplyDefaults()
 	return s
 }
@@ -141,20 +155,16 @@ func TestBuildExample(t *testing.T) {
 		t.Logf("note: the ISO adds %d bytes over the UKI (target < 1 MiB)", in.Size-in.UKISize)
 	}
 
-	// Reproducible: a second build, with the compressed segments and the
-	// module resolution dropped from the cache so that they are made again,
-	// gives the same bytes.
-	cache, err := compose.CacheDir()
-	if err != nil {
+	// Reproducible: a second build in a cache of its own, which shares
+	// only the downloaded .debs (read only) with the first, so that the
+	// kernel tree, the module resolution, the initramfs segments and the
+	// ESP are all made again, gives the same bytes.
+	fresh := t.TempDir()
+	if err := os.Symlink(filepath.Join(testcache.Dir(), "debs"), filepath.Join(fresh, "debs")); err != nil {
 		t.Fatal(err)
 	}
-	for _, derived := range []string{"initramfs", "modres", "esp"} {
-		if err := os.RemoveAll(filepath.Join(cache, derived)); err != nil {
-			t.Fatal(err)
-		}
-	}
 	out2 := filepath.Join(dir, "again.iso")
-	res2, err := compose.Build(context.Background(), loadExample(t), compose.Options{Output: out2})
+	res2, err := compose.Build(context.Background(), loadExample(t), compose.Options{Output: out2, CacheDir: fresh})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/tinyboot/tinyboot/compose/authenticode"
 	"github.com/tinyboot/tinyboot/compose/esp"
 	"github.com/tinyboot/tinyboot/compose/iso"
 	"github.com/tinyboot/tinyboot/compose/kernel"
@@ -87,6 +88,16 @@ func (b *builder) uki(k *kernel.Kernel, initrd []byte) (*bootImage, error) {
 		}
 		fmt.Fprintf(h, "file %s\x00", sum)
 	}
+	// A signed UKI is keyed by the certificate only: the private key never
+	// reaches the cache, and the signature follows from the certificate's
+	// key and the bytes signed.
+	var signer *authenticode.Signer
+	if sb := s.SecureBoot; sb != nil {
+		if signer, err = authenticode.Load(s.Resolve(sb.Key), s.Resolve(sb.Cert)); err != nil {
+			return nil, fmt.Errorf("secure_boot: %w", err)
+		}
+		fmt.Fprintf(h, "signed %s\x00", signer.ID())
+	}
 	key := hex.EncodeToString(h.Sum(nil)[:16])
 	if esp, err := os.ReadFile(b.bootCachePath(key) + ".img"); err == nil {
 		var meta bootMeta
@@ -112,9 +123,15 @@ func (b *builder) uki(k *kernel.Kernel, initrd []byte) (*bootImage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w; %s", field, err, fix)
 	}
+	ukiImage := out.Bytes()
+	if signer != nil {
+		if ukiImage, err = signer.Sign(ukiImage); err != nil {
+			return nil, fmt.Errorf("secure_boot: sign the UKI: %w", err)
+		}
+	}
 	b.addPart("kernel", int64(len(vmlinuz)))
-	b.addPart("uki stub", int64(out.Len()-len(vmlinuz)-len(initrd)))
-	return &bootImage{uki: out.Bytes(), ukiSize: int64(out.Len()), kernel: int64(len(vmlinuz)), cacheKey: key}, nil
+	b.addPart("uki stub", int64(len(ukiImage)-len(vmlinuz)-len(initrd)))
+	return &bootImage{uki: ukiImage, ukiSize: int64(len(ukiImage)), kernel: int64(len(vmlinuz)), cacheKey: key}, nil
 }
 
 // esp puts the UKI into a FAT image, unless the UKI stage found one in

@@ -14,6 +14,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
 
+	"github.com/tinyboot/tinyboot/compose/authenticode"
 	"github.com/tinyboot/tinyboot/compose/esp"
 	"github.com/tinyboot/tinyboot/compose/iso"
 	"github.com/tinyboot/tinyboot/compose/uki"
@@ -40,6 +41,8 @@ type Inspection struct {
 	Initramfs []InspectedFile `json:"initramfs"`
 	// Payload lists the ISO's files outside the boot image.
 	Payload []InspectedFile `json:"payload"`
+	// Signature is the UKI's Authenticode signature state.
+	Signature *authenticode.Summary `json:"signature,omitempty"`
 	// Spec is the baked spec the agent applies.
 	Spec *baked.Config `json:"spec,omitempty"`
 }
@@ -95,6 +98,9 @@ func Inspect(p string) (*Inspection, error) {
 		return nil, fmt.Errorf("%s: %w", p, err)
 	}
 	in.UKISize = int64(len(ukiImage))
+	if in.Signature, err = authenticode.Summarize(ukiImage); err != nil {
+		return nil, fmt.Errorf("%s: UKI signature: %w", p, err)
+	}
 	u, err := uki.Read(bytes.NewReader(ukiImage))
 	if err != nil {
 		return nil, fmt.Errorf("%s: UKI: %w", p, err)
@@ -205,7 +211,8 @@ func readCPIOs(in *Inspection, raw []byte) error {
 			name := "/" + strings.TrimPrefix(path.Clean("/"+h.Name), "/")
 			f := InspectedFile{Path: name, Size: h.Size, Mode: fmt.Sprintf("%v", h.FileInfo().Mode()), UID: h.Uid, GID: h.Guid, Dir: h.Mode.IsDir()}
 			if h.Mode&cpio.ModeType == cpio.TypeSymlink {
-				f.Link, f.Size = string(body), 0
+				// The reader moves a symlink's body (its target) to Linkname.
+				f.Link, f.Size = h.Linkname, 0
 			}
 			in.Initramfs = append(in.Initramfs, f)
 			if name == baked.Path {

@@ -27,6 +27,9 @@ type Lock struct {
 	// Kernel is the spec's kernel.package the entries were resolved from.
 	Kernel   string           `json:"kernel"`
 	Packages []kernel.Package `json:"packages"`
+	// Zoneinfo is the sha256 of the zone database (the Go toolchain's
+	// lib/time/zoneinfo.zip) shipped for the spec's timezone.
+	Zoneinfo string `json:"zoneinfo_sha256,omitempty"`
 }
 
 // LockPath is the lock file of the spec at specPath.
@@ -65,7 +68,7 @@ func (l *Lock) Equal(o *Lock) bool {
 	if l == nil || o == nil {
 		return l == o
 	}
-	return l.Version == o.Version && l.Kernel == o.Kernel && slices.Equal(l.Packages, o.Packages)
+	return l.Version == o.Version && l.Kernel == o.Kernel && slices.Equal(l.Packages, o.Packages) && l.Zoneinfo == o.Zoneinfo
 }
 
 // WriteLock writes l atomically.

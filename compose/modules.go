@@ -50,7 +50,9 @@ func (m resolvedModule) read(k *kernel.Kernel) ([]byte, error) {
 // stick; a raw virtio or NVMe disk), isofs for /iso, the virtio PCI
 // transport that no virtio driver lists as a dependency, the persistent
 // volume's filesystem, the NIC drivers QEMU and common clouds use when DHCP
-// is on, and the ACPI power button the agent turns into a clean shutdown.
+// is on or interfaces are configured, the ACPI power button the agent
+// turns into a clean shutdown, and the watchdogs of QEMU (i6300esb) and
+// Intel chipsets (iTCO_wdt) unless the watchdog is off.
 func BaseModules(s *spec.Spec) []string {
 	mods := []string{
 		"virtio_pci", "isofs",
@@ -58,12 +60,18 @@ func BaseModules(s *spec.Spec) []string {
 		"virtio_blk", "sd_mod", "nvme",
 		"xhci_pci", "usb_storage", "uas",
 		"button",
+		"virtio_console",                 // the guest agent's virtio-serial port
+		"qemu_fw_cfg",                    // per-instance env in the fw_cfg entry opt/tinyboot/env
+		"vfat", "nls_cp437", "nls_ascii", // NoCloud drives made as vfat (codepage, iocharset)
 	}
 	if s.Persistent != nil {
 		mods = append(mods, s.Persistent.FS)
 	}
-	if s.Network.DHCP == nil || *s.Network.DHCP {
+	if s.Network.DHCP == nil || *s.Network.DHCP || len(s.Network.Interfaces) > 0 {
 		mods = append(mods, "virtio_net", "e1000", "e1000e")
+	}
+	if w := s.Watchdog; w == nil || w.Enabled == nil || *w.Enabled {
+		mods = append(mods, "i6300esb", "iTCO_wdt")
 	}
 	return mods
 }

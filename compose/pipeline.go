@@ -52,7 +52,7 @@ func (b *builder) run() error {
 	if err := b.stage("app", func() error {
 		if s.App.Go != "" {
 			appBin = filepath.Join(work, "app")
-			return app.BuildGo(b.ctx, s.App.Go, s.Dir, appBin)
+			return app.BuildGoWith(b.ctx, s.App.Go, s.Dir, appBin, goBuildOptions(s))
 		}
 		return app.CheckBinary(appBin)
 	}); err != nil {
@@ -180,6 +180,7 @@ func (b *builder) initramfs(k *kernel.Kernel, mods []resolvedModule, appBin, age
 		{"certs", initramfs.Best, func(a *initramfs.Archive) error {
 			return b.addCACerts(a)
 		}, ""},
+		{"zoneinfo", initramfs.Best, b.addZoneinfo, ""},
 		{"spec", initramfs.Default, func(a *initramfs.Archive) error {
 			js, err := baked.Marshal(Bake(s, k.Version, bakedModules(mods)))
 			if err != nil {

@@ -38,6 +38,7 @@ var toolPackages = map[string]string{
 	stubPath:           "systemd-boot-efi",
 	"mkfs.btrfs":       "btrfs-progs",
 	"mkfs.ext4":        "e2fsprogs",
+	"mkfs.vfat":        "dosfstools",
 	"blkid":            "util-linux",
 	"xorriso":          "xorriso",
 	"mcopy":            "mtools",

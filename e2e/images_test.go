@@ -23,6 +23,7 @@ import (
 	"github.com/tinyboot/tinyboot/compose"
 	"github.com/tinyboot/tinyboot/compose/kernel"
 	"github.com/tinyboot/tinyboot/internal/qemu"
+	"github.com/tinyboot/tinyboot/internal/testcache"
 	"github.com/tinyboot/tinyboot/spec"
 )
 
@@ -51,6 +52,11 @@ var workDir string
 const payloadMarker = "tinyboot e2e payload"
 
 func TestMain(m *testing.M) {
+	// Builds use the tests' own cache, never the user's.
+	if err := testcache.Use(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		os.Exit(1)
+	}
 	dir, err := os.MkdirTemp("", "tinyboot-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
@@ -104,7 +110,7 @@ func testSpecYAML(t testing.TB, o imageOpts) string {
 	s := spec.Spec{
 		Name: "e2e",
 		Kernel: spec.Kernel{
-			Package: "linux-image-amd64",
+			Package: testcache.Kernel(),
 			// panic=-1: a kernel panic reboots at once, which ends QEMU
 			// under -no-reboot instead of hanging until the test's bound.
 			Cmdline: []string{"console=ttyS0", "panic=-1"},
@@ -166,32 +172,23 @@ var kernelPin struct {
 	err  error
 }
 
-// exampleLock pins the kernel packages of every test image: to those of
-// examples/tinyboot.lock when a build of the example wrote one, else to what
-// linux-image-amd64 resolves to now (once, so that every image of the run
-// boots the same kernel and later builds are offline). The example's lock
-// is not committed: it would pin a version Debian's mirror drops once a
-// newer security update lands.
+// exampleLock pins the kernel packages of every test image to what the
+// test kernel package (testcache.Kernel, linux-image-amd64 unless
+// TINYBOOT_TEST_KERNEL says otherwise) resolves to now, once, so that every
+// image of the run boots the same kernel and later builds are offline. No
+// lock file is read: a committed or left-over lock would pin a version
+// Debian's mirror drops once a newer security update lands.
 func exampleLock(t testing.TB) *compose.Lock {
 	t.Helper()
 	kernelPin.once.Do(func() {
-		lock, err := compose.ReadLock(filepath.Join("..", "examples", compose.LockName))
-		if err == nil && lock != nil {
-			kernelPin.lock = lock
-			return
-		}
-		cache, err := compose.CacheDir()
+		name := testcache.Kernel()
+		r := &kernel.Resolver{CacheDir: testcache.Dir()}
+		k, err := r.Package(context.Background(), name, nil)
 		if err != nil {
 			kernelPin.err = err
 			return
 		}
-		r := &kernel.Resolver{CacheDir: cache}
-		k, err := r.Package(context.Background(), "linux-image-amd64", nil)
-		if err != nil {
-			kernelPin.err = err
-			return
-		}
-		kernelPin.lock = &compose.Lock{Version: compose.LockVersion, Kernel: "linux-image-amd64", Packages: k.Packages}
+		kernelPin.lock = &compose.Lock{Version: compose.LockVersion, Kernel: name, Packages: k.Packages}
 	})
 	if kernelPin.err != nil {
 		t.Fatalf("resolve the test images' kernel: %v", kernelPin.err)

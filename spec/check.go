@@ -53,7 +53,12 @@ func (c *checker) check() {
 	c.app()
 	c.files()
 	c.persistent()
+	c.network()
+	c.logging()
+	c.watchdog()
 	c.misc()
+	c.runtime()
+	c.secureBoot()
 }
 
 // kind of file system object a path must name.
@@ -129,6 +134,7 @@ func (c *checker) app() {
 		c.warnf("/app/stop_timeout", "use a short duration such as 1s to stop quickly",
 			"0 means the default, %s", DefaultStopTimeout)
 	}
+	c.secretEnv()
 }
 
 // checkELF checks that a prebuilt app can run on the image: a static
@@ -246,13 +252,17 @@ func (c *checker) misc() {
 				d = c.s.Network.Wait
 			case "/time/wait":
 				d = c.s.Time.Wait
+			case "/watchdog/timeout":
+				if c.s.Watchdog != nil {
+					d = c.s.Watchdog.Timeout
+				}
 			}
 			if d == 0 {
 				c.warnf(ptr, "use a short duration such as 1ms to barely wait", "0 means the default")
 			}
 		}
 	}
-	if dhcp := c.s.Network.DHCP; dhcp != nil && !*dhcp && len(c.s.Time.NTP) > 0 {
+	if dhcp := c.s.Network.DHCP; dhcp != nil && !*dhcp && len(c.s.Network.Interfaces) == 0 && len(c.s.Time.NTP) > 0 {
 		c.warnf("/time/ntp", "", "NTP servers are set but network.dhcp is false, so the machine has no network to reach them")
 	}
 }

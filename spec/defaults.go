@@ -44,12 +44,23 @@ func (s *Spec) ApplyDefaults() {
 	if s.Time.Wait == 0 {
 		s.Time.Wait = DefaultTimeWait
 	}
+	if s.Watchdog == nil {
+		s.Watchdog = &Watchdog{}
+	}
+	if s.Watchdog.Enabled == nil {
+		on := true
+		s.Watchdog.Enabled = &on
+	}
+	if s.Watchdog.Timeout == 0 {
+		s.Watchdog.Timeout = DefaultWatchdog
+	}
 	if s.Hostname == "" {
 		s.Hostname = s.Name
 	}
 	if s.CACerts == "" {
 		s.CACerts = DefaultCACerts
 	}
+	s.applyRuntimeDefaults()
 	if s.Output == "" {
 		s.Output = filepath.Join(s.Dir, s.Name+".iso")
 	}

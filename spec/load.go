@@ -158,7 +158,7 @@ func offsetPos(data []byte, off int) pos {
 }
 
 // durationPtrs are the spec's duration fields.
-var durationPtrs = []string{"/app/stop_timeout", "/persistent/wait", "/network/wait", "/time/wait"}
+var durationPtrs = []string{"/app/stop_timeout", "/persistent/wait", "/network/wait", "/time/wait", "/watchdog/timeout"}
 
 // checkDurations catches what the schema's duration pattern cannot: a
 // value too large for time.Duration.

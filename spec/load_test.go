@@ -293,7 +293,7 @@ func TestParseHints(t *testing.T) {
 		{head + "app: {go: ./hello}\nnetwork: {dhcp: yes}\n", "use true or false"},
 		{head + "app: {go: ./hello}\nname: b\n", `the first "name" is at line 1`},
 		{head + "app: {go: ./hello}\nfiles: [{src: ./www, dst: /a/../b}]\n", `write it as "/b"`},
-		{head + "app:\n  go: ./hello\n  argz: []\n", "known keys: args, binary, env, go, on_exit, restart, stop_timeout"},
+		{head + "app:\n  go: ./hello\n  argz: []\n", "known keys: args, binary, build, capabilities, env, go, limits, on_exit, restart, stop_timeout, user"},
 	}
 	for _, tc := range tests {
 		_, diags := Parse(filepath.Join(dir, "tinyboot.yaml"), []byte(tc.yaml))

@@ -56,6 +56,7 @@ var printer = message.NewPrinter(language.English)
 var choiceMessages = map[string][2]string{
 	"/$defs/kernel":    {"set exactly one of package, deb, vmlinuz", "package names a Debian kernel package, deb lists .deb files, vmlinuz (with modules_dir) a kernel image"},
 	"/$defs/app":       {"set exactly one of go, binary", "go names a Go package to build, binary a prebuilt static executable"},
+	"/$defs/interface": {"set exactly one of name, mac", "name matches a NIC by its kernel name (eth0), mac by its MAC address"},
 	"/$defs/debSource": {"must be a path or a {url, sha256} mapping", "for example ./linux-image.deb or {url: https://example.org/k.deb, sha256: <64 hex digits>}"},
 }
 
@@ -73,6 +74,9 @@ var patternMessages = map[string][2]string{
 	"/$defs/file/properties/dst":                 {"dst %q is not absolute", "dst is a path under /iso and starts with /, such as /www"},
 	"/$defs/app/properties/env/propertyNames":    {"invalid environment variable name %q", "use letters, digits and '_', not starting with a digit"},
 	"/$defs/time/properties/ntp/items":           {"invalid NTP server %q", "use a host name or an IP address"},
+	"/$defs/interface/properties/name":           {"invalid interface name %q", "use the kernel's name, such as eth0"},
+	"/$defs/interface/properties/mac":            {"invalid MAC address %q", "write six hex pairs separated by ':', such as 52:54:00:12:34:56"},
+	"/$defs/log/properties/syslog":               {"invalid syslog server %q", "use udp://host:port or tcp://host:port"},
 }
 
 // schemaCheck validates t's document against schema.json and turns each
@@ -257,6 +261,12 @@ func (t *tree) explain(cs *compiledSchema, e *jsonschema.ValidationError, prune 
 		*prune = append(*prune, e.InstanceLocation)
 	case *kind.MaxLength:
 		t.errAt(l.val, l.path, "", "too long: %d characters, at most %d", k.Got, k.Want)
+		*prune = append(*prune, e.InstanceLocation)
+	case *kind.Minimum:
+		t.errAt(l.val, l.path, "", "%s is below the minimum, %s", k.Got.RatString(), k.Want.RatString())
+		*prune = append(*prune, e.InstanceLocation)
+	case *kind.Maximum:
+		t.errAt(l.val, l.path, "", "%s is above the maximum, %s", k.Got.RatString(), k.Want.RatString())
 		*prune = append(*prune, e.InstanceLocation)
 	case *kind.MinItems:
 		t.errAt(l.val, l.path, "list at least one entry or remove the key", "must not be empty")

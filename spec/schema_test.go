@@ -158,9 +158,20 @@ func (d *schemaDoc) value(path string, t reflect.Type, n map[string]any) {
 				d.t.Errorf("%s: enum value %v is not a string", path, e)
 			}
 		}
+	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Uint64:
+		if n["type"] != "integer" {
+			d.t.Errorf("%s: Go %s, schema %v", path, t.Kind(), n["type"])
+		}
+		if t.Kind() >= reflect.Uint && n["minimum"] != float64(0) {
+			d.t.Errorf("%s: Go %s, schema has no minimum 0", path, t.Kind())
+		}
 	case t.Kind() == reflect.Bool:
 		if n["type"] != "boolean" {
 			d.t.Errorf("%s: Go bool, schema %v", path, n["type"])
+		}
+	case t.Kind() == reflect.Int:
+		if n["type"] != "integer" {
+			d.t.Errorf("%s: Go int, schema %v", path, n["type"])
 		}
 	case t.Kind() == reflect.Slice:
 		items, ok := n["items"].(map[string]any)

@@ -35,10 +35,20 @@ type Spec struct {
 	Time Time `yaml:"time,omitempty" json:"time,omitempty"`
 	// Hostname defaults to Name.
 	Hostname string `yaml:"hostname,omitempty" json:"hostname,omitempty"`
+	// Log sends the console's lines to a remote syslog server too.
+	Log *Log `yaml:"log,omitempty" json:"log,omitempty"`
+	// Watchdog arms the machine's hardware watchdog; nil means the
+	// defaults (on, 60s, when the machine has one).
+	Watchdog *Watchdog `yaml:"watchdog,omitempty" json:"watchdog,omitempty"`
 	// CACerts is "system", "none" or a path to a PEM bundle.
 	CACerts string `yaml:"ca_certs,omitempty" json:"ca_certs,omitempty"`
 	// Output is the image path; default <name>.iso next to the spec.
 	Output string `yaml:"output,omitempty" json:"output,omitempty"`
+	// Timezone and Sysctl: see spec/runtime.go.
+	Timezone string            `yaml:"timezone,omitempty" json:"timezone,omitempty"`
+	Sysctl   map[string]string `yaml:"sysctl,omitempty" json:"sysctl,omitempty"`
+	// SecureBoot, when set, signs the UKI for UEFI Secure Boot.
+	SecureBoot *SecureBoot `yaml:"secure_boot,omitempty" json:"secure_boot,omitempty"`
 
 	// Path is the file the spec was loaded from ("" when loaded from
 	// memory). Dir is the directory relative paths are resolved against.
@@ -150,6 +160,11 @@ type App struct {
 	Restart string `yaml:"restart,omitempty" json:"restart,omitempty"`
 	// OnExit is one of OnExitReboot, OnExitPoweroff, OnExitHalt.
 	OnExit string `yaml:"on_exit,omitempty" json:"on_exit,omitempty"`
+	// User, Capabilities, Limits and Build: see spec/runtime.go.
+	User         *User    `yaml:"user,omitempty" json:"user,omitempty"`
+	Capabilities []string `yaml:"capabilities,omitempty" json:"capabilities,omitempty"`
+	Limits       *Limits  `yaml:"limits,omitempty" json:"limits,omitempty"`
+	Build        *Build   `yaml:"build,omitempty" json:"build,omitempty"`
 }
 
 // Restart policies.
@@ -193,10 +208,50 @@ const (
 
 // Network configures the machine's NICs.
 type Network struct {
-	// DHCP runs DHCPv4 on every non-loopback NIC; nil means true.
+	// DHCP runs DHCPv4 on every non-loopback NIC that Interfaces does not
+	// list; nil means true.
 	DHCP *bool `yaml:"dhcp,omitempty" json:"dhcp,omitempty"`
 	// Wait bounds how long the app's start waits for a lease.
 	Wait Duration `yaml:"wait,omitempty" json:"wait,omitempty"`
+	// Interfaces configure NICs one by one, matched by name or MAC.
+	Interfaces []Interface `yaml:"interfaces,omitempty" json:"interfaces,omitempty"`
+}
+
+// Interface is the configuration of one NIC: static addresses, DHCP, or
+// both.
+type Interface struct {
+	// Name ("eth0") or MAC ("52:54:00:12:34:56") picks the NIC: exactly
+	// one of them.
+	Name string `yaml:"name,omitempty" json:"name,omitempty"`
+	MAC  string `yaml:"mac,omitempty" json:"mac,omitempty"`
+	// DHCP runs DHCPv4 on it; nil means true without Addresses, false
+	// with them.
+	DHCP *bool `yaml:"dhcp,omitempty" json:"dhcp,omitempty"`
+	// Addresses are static IPv4 and IPv6 addresses in CIDR form.
+	Addresses []string `yaml:"addresses,omitempty" json:"addresses,omitempty"`
+	// Gateway and Gateway6 are the IPv4 and IPv6 default routes.
+	Gateway  string `yaml:"gateway,omitempty" json:"gateway,omitempty"`
+	Gateway6 string `yaml:"gateway6,omitempty" json:"gateway6,omitempty"`
+	// DNS are name servers for /etc/resolv.conf, before leased ones.
+	DNS []string `yaml:"dns,omitempty" json:"dns,omitempty"`
+	// MTU is set on the link; 0 keeps the driver's (or the lease's).
+	MTU int `yaml:"mtu,omitempty" json:"mtu,omitempty"`
+}
+
+// Log configures where the console's lines go besides the console.
+type Log struct {
+	// Syslog is udp://host:port or tcp://host:port: every agent and app
+	// line also goes there as an RFC 5424 message.
+	Syslog string `yaml:"syslog,omitempty" json:"syslog,omitempty"`
+}
+
+// Watchdog configures the hardware watchdog (/dev/watchdog).
+type Watchdog struct {
+	// Enabled arms the watchdog when the machine has one; nil means true.
+	Enabled *bool `yaml:"enabled,omitempty" json:"enabled,omitempty"`
+	// Timeout is how long a hung agent goes unnoticed before the
+	// machine is reset.
+	Timeout Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
 }
 
 // Time configures clock synchronisation.
@@ -236,6 +291,7 @@ const (
 	DefaultPersistentWait = Duration(10 * time.Second)
 	DefaultNetworkWait    = Duration(30 * time.Second)
 	DefaultTimeWait       = Duration(5 * time.Second)
+	DefaultWatchdog       = Duration(60 * time.Second)
 	DefaultCACerts        = "system"
 	DefaultPersistentFS   = FSBtrfs
 	DefaultLabel          = "tinyboot"
@@ -243,3 +299,12 @@ const (
 
 // DefaultNTP is used when time.ntp is not set at all.
 var DefaultNTP = []string{"pool.ntp.org"}
+
+// SecureBoot is the key the UKI is Authenticode-signed with: an
+// unencrypted PEM RSA private key (2048 to 4096 bits) and its PEM
+// certificate, the one enrolled in the firmware's db. Only the
+// certificate's hash and the signature reach the cache and the image.
+type SecureBoot struct {
+	Key  string `yaml:"key" json:"key"`
+	Cert string `yaml:"cert" json:"cert"`
+}

@@ -22,6 +22,8 @@ const (
 	ISO9660 = "iso9660"
 	Btrfs   = "btrfs"
 	Ext4    = "ext4"
+	// VFAT is FAT12/16/32, which cloud-init NoCloud drives may use.
+	VFAT = "vfat"
 )
 
 // On-disk offsets, from ECMA-119 8.4, the btrfs wiki "On-disk Format" and
@@ -91,7 +93,54 @@ func Probe(r io.ReaderAt) (Info, error) {
 		}
 		return Info{Type: Ext4, Label: cstr(l)}, nil
 	}
+	if label, ok, err := probeFAT(r); err != nil {
+		return Info{}, err
+	} else if ok {
+		return Info{Type: VFAT, Label: label}, nil
+	}
 	return Info{}, ErrUnknown
+}
+
+// FAT boot sector offsets (Microsoft's FAT specification): the extended
+// boot record, holding the volume label and the type string, sits at
+// 0x24 on FAT12/16 and at 0x40 on FAT32.
+const (
+	fatBytesPerSector = 0x0b
+	fat16Ext          = 0x24
+	fat32Ext          = 0x40
+	fatExtSig         = 0x02 // 0x29 when label and type follow
+	fatExtLabel       = 0x07
+	fatExtType        = 0x12
+)
+
+// probeFAT recognises a FAT boot sector and returns its label ("" when
+// it has none). The boot sector signature alone is an MBR's too, so the
+// sector size and the type string must also be right.
+func probeFAT(r io.ReaderAt) (string, bool, error) {
+	b, err := field(r, 0, 512)
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	if b[510] != 0x55 || b[511] != 0xaa {
+		return "", false, nil
+	}
+	if bps := binary.LittleEndian.Uint16(b[fatBytesPerSector:]); bps < 512 || bps > 4096 || bps&(bps-1) != 0 {
+		return "", false, nil
+	}
+	for _, ext := range []int{fat32Ext, fat16Ext} {
+		if b[ext+fatExtSig] != 0x29 || !bytes.HasPrefix(b[ext+fatExtType:ext+fatExtType+8], []byte("FAT")) {
+			continue
+		}
+		label := strings.TrimRight(string(b[ext+fatExtLabel:ext+fatExtLabel+11]), " ")
+		if label == "NO NAME" {
+			label = ""
+		}
+		return label, true, nil
+	}
+	return "", false, nil
 }
 
 // ProbeFile opens path read-only and probes it.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -101,13 +102,15 @@ func TestRealTools(t *testing.T) {
 	}{
 		{Btrfs, "mkfs.btrfs", func(img string) []string { return []string{"-q", "-L", "tinyboot", img} }, 128 << 20},
 		{Ext4, "mkfs.ext4", func(img string) []string { return []string{"-q", "-L", "tinyboot", img} }, 8 << 20},
+		{VFAT, "mkfs.vfat", func(img string) []string { return []string{"-n", "tinyboot", img} }, 4 << 20},
+		{VFAT, "mkfs.vfat", func(img string) []string { return []string{"-F", "32", "-n", "tinyboot", img} }, 40 << 20},
 	}
 	for _, tt := range tests {
 		if _, err := exec.LookPath(tt.tool); err != nil {
 			t.Logf("%s not installed", tt.tool)
 			continue
 		}
-		img := filepath.Join(dir, tt.typ+".img")
+		img := filepath.Join(dir, fmt.Sprintf("%s-%d.img", tt.typ, tt.size))
 		if err := os.WriteFile(img, nil, 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -21,6 +21,15 @@ type Logger struct {
 	mu     sync.Mutex
 	w      io.Writer
 	uptime func() time.Duration
+	tee    func(msg string)
+}
+
+// SetTee makes every later message (without the prefix) also go to f,
+// which must not block: remote syslog's buffer.
+func (l *Logger) SetTee(f func(msg string)) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.tee = f
 }
 
 // New returns a Logger writing to w, stamping lines with uptime(). A nil
@@ -43,6 +52,9 @@ func (l *Logger) Printf(format string, args ...any) {
 	defer l.mu.Unlock()
 	// A console write error has nowhere to be reported.
 	_, _ = io.WriteString(l.w, line)
+	if l.tee != nil {
+		l.tee(msg)
+	}
 }
 
 // Prefix renders the line prefix for the time since boot d.

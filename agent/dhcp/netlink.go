@@ -17,11 +17,13 @@ const routeMetricBase = 100
 type netlinkConfig struct {
 	link netlink.Link
 	logf func(string, ...any)
+	// keepMTU ignores leased MTUs: the link's was configured by hand.
+	keepMTU bool
 }
 
 func (n *netlinkConfig) Apply(l *Lease) error {
 	attrs := n.link.Attrs()
-	if l.MTU > 0 && l.MTU != attrs.MTU {
+	if !n.keepMTU && l.MTU > 0 && l.MTU != attrs.MTU {
 		if err := netlink.LinkSetMTU(n.link, l.MTU); err != nil {
 			// A wrong MTU degrades but does not break the link.
 			n.logf("network: %s: set mtu %d: %v", attrs.Name, l.MTU, err)

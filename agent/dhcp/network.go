@@ -16,7 +16,7 @@ import (
 // ResolvConfPath is where DNS servers from leases are written.
 const ResolvConfPath = "/etc/resolv.conf"
 
-// Manager keeps leases on every non-loopback link.
+// Manager keeps leases on the links it was started on.
 type Manager struct {
 	logf     func(string, ...any)
 	cancel   context.CancelFunc
@@ -28,11 +28,30 @@ type Manager struct {
 	resolv   []byte
 	nlinks   int
 	resolvAt string
+	// static are the name servers configured by hand.
+	static []net.IP
 }
 
-// Start brings every non-loopback link up and runs a Keeper on each. It
-// returns at once; Bound says when the first lease is in place.
-func Start(ctx context.Context, hostname string, logf func(string, ...any)) (*Manager, error) {
+// Options say where DHCP runs and what else goes into resolv.conf.
+type Options struct {
+	Hostname string
+	// Links are the links to run DHCP on.
+	Links []Link
+	// DNS are name servers configured by hand: resolv.conf lists them
+	// before the leased ones, and is written at once when there are any.
+	DNS []net.IP
+}
+
+// Link is one link to run DHCP on.
+type Link struct {
+	Link netlink.Link
+	// KeepMTU ignores the lease's MTU: the link's was set by hand.
+	KeepMTU bool
+}
+
+// Start brings the links up and runs a Keeper on each. It returns at
+// once; Bound says when the first lease is in place.
+func Start(ctx context.Context, opts Options, logf func(string, ...any)) (*Manager, error) {
 	// dhcpv4 draws transaction ids from u-root's getrandom reader, which
 	// spins until the kernel's CRNG is ready — at early boot in a VM
 	// without an RNG that is tens of seconds, or never under TCG. An xid
@@ -41,23 +60,19 @@ func Start(ctx context.Context, hostname string, logf func(string, ...any)) (*Ma
 	if err := os.Setenv("UROOT_NOHWRNG", "1"); err != nil {
 		return nil, fmt.Errorf("dhcp: %w", err)
 	}
-	links, err := netlink.LinkList()
-	if err != nil {
-		return nil, fmt.Errorf("list links: %w", err)
-	}
 	ctx, cancel := context.WithCancel(ctx)
-	m := &Manager{logf: logf, cancel: cancel, bound: make(chan struct{}), leases: map[string]*Lease{}, resolvAt: ResolvConfPath}
-	sort.Slice(links, func(i, j int) bool { return links[i].Attrs().Name < links[j].Attrs().Name })
-	for _, link := range links {
+	m := &Manager{logf: logf, cancel: cancel, bound: make(chan struct{}), leases: map[string]*Lease{}, resolvAt: ResolvConfPath, static: opts.DNS}
+	if len(opts.DNS) > 0 {
+		m.changed("", nil)
+	}
+	for _, l := range opts.Links {
+		link := l.Link
 		a := link.Attrs()
-		if a.Flags&net.FlagLoopback != 0 || link.Type() != "device" {
-			continue
-		}
 		if err := netlink.LinkSetUp(link); err != nil {
 			logf("network: %s: link up: %v", a.Name, err)
 			continue
 		}
-		c, err := Dial(a.Name, hostname)
+		c, err := Dial(a.Name, opts.Hostname)
 		if err != nil {
 			logf("network: %s: %v", a.Name, err)
 			continue
@@ -66,7 +81,7 @@ func Start(ctx context.Context, hostname string, logf func(string, ...any)) (*Ma
 		k := &Keeper{
 			Name:     a.Name,
 			Client:   c,
-			Config:   &netlinkConfig{link: link, logf: logf},
+			Config:   &netlinkConfig{link: link, logf: logf, keepMTU: l.KeepMTU},
 			Clock:    realClock{},
 			Logf:     logf,
 			OnChange: func(l *Lease) { m.changed(a.Name, l) },
@@ -112,13 +127,19 @@ func (m *Manager) Stop() {
 func (m *Manager) changed(name string, l *Lease) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if l == nil {
+	switch {
+	case name == "":
+		// Only the static servers: nothing leased yet.
+	case l == nil:
 		delete(m.leases, name)
-	} else {
+	default:
 		m.leases[name] = l
 		m.once.Do(func() { close(m.bound) })
 	}
 	var ls []*Lease
+	if len(m.static) > 0 {
+		ls = append(ls, &Lease{DNS: m.static})
+	}
 	for _, n := range sortedKeys(m.leases) {
 		ls = append(ls, m.leases[n])
 	}

@@ -144,13 +144,14 @@ func buildSpec(cmd *cobra.Command, path string, f buildFlags) (*compose.Result, 
 	}
 	if lock != nil {
 		opts.Locked = lock.Packages
+		opts.ZoneinfoSHA256 = lock.Zoneinfo
 	}
 	res, err := compose.Build(ctx, s, opts)
 	if err != nil {
 		return nil, withCode(exitInvalid, fmt.Errorf("build %s: %w", path, err))
 	}
 	if s.Kernel.Package != "" && !f.locked {
-		fresh := &compose.Lock{Version: compose.LockVersion, Kernel: s.Kernel.Package, Packages: res.Packages}
+		fresh := &compose.Lock{Version: compose.LockVersion, Kernel: s.Kernel.Package, Packages: res.Packages, Zoneinfo: res.ZoneinfoSHA256}
 		if !fresh.Equal(lock) {
 			if err := compose.WriteLock(lockPath, fresh); err != nil {
 				return nil, withCode(exitInvalid, err)

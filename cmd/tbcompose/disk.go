@@ -40,6 +40,9 @@ type diskCreateOptions struct {
 	size  string
 	fs    string
 	force bool
+	// cidata makes a NoCloud drive from this env file instead (cidata.go).
+	cidata               string
+	hostname, instanceID string
 }
 
 func newDiskCmd() *cobra.Command {
@@ -69,6 +72,7 @@ their timestamps), btrfs images are not (mkfs.btrfs has random ids).`,
 	f.StringVar(&o.size, "size", "256M", "image size, in bytes or with a K, M or G suffix (powers of 1024)")
 	f.StringVar(&o.fs, "fs", "btrfs", "filesystem: btrfs or ext4")
 	f.BoolVar(&o.force, "force", false, "overwrite FILE if it exists")
+	addCidataFlags(f, o)
 	disk.AddCommand(create)
 	return disk
 }
@@ -123,19 +127,15 @@ func (o *diskCreateOptions) check() (diskFS, int64, error) {
 }
 
 func (o *diskCreateOptions) create(path string) error {
+	if o.cidata != "" {
+		return o.createCidata(path)
+	}
 	fsys, size, err := o.check()
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
-	if fi, err := os.Lstat(path); err == nil {
-		if !o.force {
-			return withCode(exitInvalid, fmt.Errorf("%s already exists; pass --force to overwrite it", path))
-		}
-		if !fi.Mode().IsRegular() {
-			return withCode(exitInvalid, fmt.Errorf("%s is not a regular file; refusing to replace it", path))
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return withCode(exitInvalid, fmt.Errorf("disk create: %w", err))
+	if err := mayCreate(path, o.force); err != nil {
+		return err
 	}
 	tool, err := findSbinTool(fsys.tool, fsys.pkg)
 	if err != nil {
@@ -143,6 +143,22 @@ func (o *diskCreateOptions) create(path string) error {
 	}
 	if err := makeVolume(path, tool, o.fs, o.label, size, o.force); err != nil {
 		return withCode(exitInvalid, err)
+	}
+	return nil
+}
+
+// mayCreate refuses an existing path unless force, and anything but a
+// regular file even then.
+func mayCreate(path string, force bool) error {
+	if fi, err := os.Lstat(path); err == nil {
+		if !force {
+			return withCode(exitInvalid, fmt.Errorf("%s already exists; pass --force to overwrite it", path))
+		}
+		if !fi.Mode().IsRegular() {
+			return withCode(exitInvalid, fmt.Errorf("%s is not a regular file; refusing to replace it", path))
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return withCode(exitInvalid, fmt.Errorf("disk create: %w", err))
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 
 func init() {
 	var asJSON bool
+	var certPath string
 	cmd := &cobra.Command{
 		Use:   "inspect IMAGE.iso",
 		Short: "Show what an image holds, without mounting it",
@@ -24,12 +25,25 @@ and nothing needs root.`,
 		Example: `  tbcompose inspect hello.iso
   tbcompose inspect --json hello.iso | jq .spec`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			in, err := compose.Inspect(args[0])
 			if err != nil {
 				return withCode(exitInvalid, err)
 			}
 			out := cmd.OutOrStdout()
+			if certPath != "" {
+				// Verification failing is the answer asked for, so it is
+				// reported after the inspection, as exit status 1.
+				defer func() {
+					if err == nil {
+						w := out
+						if asJSON {
+							w = cmd.ErrOrStderr()
+						}
+						err = verifySignature(w, in, certPath)
+					}
+				}()
+			}
 			if asJSON {
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
@@ -40,6 +54,7 @@ and nothing needs root.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
+	cmd.Flags().StringVar(&certPath, "cert", "", "verify the UKI's Secure Boot signature against this PEM certificate (exit 1 if it does not verify)")
 	rootCmd.AddCommand(cmd)
 }
 
@@ -49,6 +64,7 @@ func printInspection(w io.Writer, in *compose.Inspection) {
 	fmt.Fprintf(w, "  ESP       %s holding the UKI (%s)\n", humanSize(in.ESPSize), humanSize(in.UKISize))
 	fmt.Fprintf(w, "  kernel    %s (%s)\n", in.Uname, humanSize(in.KernelSize))
 	fmt.Fprintf(w, "  cmdline   %s\n", in.Cmdline)
+	printSignature(w, in.Signature)
 	fmt.Fprintf(w, "  initramfs %s compressed\n", humanSize(in.InitrdSize))
 	if c := in.Spec; c != nil {
 		fmt.Fprintf(w, "  app       %s %s\n", c.App.Path, strings.Join(c.App.Args, " "))

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/tinyboot/tinyboot/compose"
+	"github.com/tinyboot/tinyboot/internal/testcache"
 )
 
 // TestLockFlow drives tinyboot.lock through the CLI with Debian's real
@@ -39,13 +40,15 @@ func TestLockFlow(t *testing.T) {
 	}
 	dir := t.TempDir()
 	specPath := filepath.Join(dir, "tinyboot.yaml")
-	spec := "name: locky\nkernel:\n  package: linux-image-amd64\napp:\n  go: " + hello + "\nnetwork:\n  dhcp: false\n"
+	kernelPkg := testcache.Kernel()
+	spec := "name: locky\nkernel:\n  package: " + kernelPkg + "\napp:\n  go: " + hello + "\nnetwork:\n  dhcp: false\n"
 	if err := os.WriteFile(specPath, []byte(spec), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	lockPath := filepath.Join(dir, compose.LockName)
-	tbc := func(args ...string) (int, string) {
+	tbcIn := func(cwd string, args ...string) (int, string) {
 		cmd := exec.Command(bin, args...)
+		cmd.Dir = cwd
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		err := cmd.Run()
@@ -57,6 +60,7 @@ func TestLockFlow(t *testing.T) {
 		}
 		return code, out.String()
 	}
+	tbc := func(args ...string) (int, string) { return tbcIn("", args...) }
 
 	if code, out := tbc("build", "--locked", specPath); code != 1 || !strings.Contains(out, "tinyboot.lock is missing") {
 		t.Fatalf("--locked without a lock: exit %d\n%s", code, out)
@@ -71,8 +75,8 @@ func TestLockFlow(t *testing.T) {
 	if err != nil || lock == nil {
 		t.Fatalf("lock: %v %v", lock, err)
 	}
-	if lock.Kernel != "linux-image-amd64" || len(lock.Packages) < 2 {
-		t.Fatalf("lock pins %+v; want the meta package and the image it depends on", lock)
+	if lock.Kernel != kernelPkg || len(lock.Packages) < 1 || (kernelPkg == testcache.DefaultKernel && len(lock.Packages) < 2) {
+		t.Fatalf("lock pins %+v; want %s (for a meta package, with the image it depends on)", lock, kernelPkg)
 	}
 	before, _ := os.ReadFile(lockPath)
 	code, out := tbc("build", "--locked", "--json", specPath)
@@ -91,7 +95,10 @@ func TestLockFlow(t *testing.T) {
 	}
 
 	// A lock for another package fails --locked and is replaced otherwise.
-	other := strings.Replace(string(before), `"kernel": "linux-image-amd64"`, `"kernel": "linux-image-cloud-amd64"`, 1)
+	other := strings.Replace(string(before), `"kernel": "`+kernelPkg+`"`, `"kernel": "linux-image-cloud-amd64"`, 1)
+	if other == string(before) {
+		t.Fatalf("lock does not name the kernel %s as expected:\n%s", kernelPkg, before)
+	}
 	if err := os.WriteFile(lockPath, []byte(other), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -106,5 +113,21 @@ func TestLockFlow(t *testing.T) {
 	}
 	if code, out := tbc("build", "--update", "--locked", specPath); code != 2 {
 		t.Fatalf("--update --locked: exit %d, want 2\n%s", code, out)
+	}
+
+	// A relative -o names a file in the current directory, and the build
+	// leaves nothing behind in the app's directory (go build runs there).
+	cwd := t.TempDir()
+	if code, out := tbcIn(cwd, "build", "--locked", "-o", "rel.iso", specPath); code != 0 {
+		t.Fatalf("build -o rel.iso: exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(cwd, "rel.iso")); err != nil {
+		t.Errorf("build -o rel.iso from %s: %v", cwd, err)
+	}
+	for _, d := range []string{cwd, hello, dir} {
+		left, _ := filepath.Glob(filepath.Join(d, ".tbcompose-*"))
+		if len(left) > 0 {
+			t.Errorf("build left %v behind", left)
+		}
 	}
 }

@@ -36,6 +36,8 @@ type runOptions struct {
 	noReboot   bool
 	printCmd   bool
 	consoleLog string
+	envFile    string // passed as fw_cfg opt/tinyboot/env (envfile.go)
+	secureBoot string
 }
 
 func newRunCmd() *cobra.Command {
@@ -86,7 +88,10 @@ Exit codes:
 	f.BoolVar(&o.noReboot, "no-reboot", false, "exit (code 3) instead of restarting when the guest reboots")
 	f.BoolVar(&o.printCmd, "print-cmd", false, "print the qemu command line and exit without booting")
 	f.StringVar(&o.consoleLog, "console-log", "", "also write the serial console to FILE")
+	f.StringVar(&o.envFile, "env-file", "", "give the app the KEY=VALUE lines of FILE, over app.env, through fw_cfg (never baked into the image)")
+	f.StringVar(&o.secureBoot, "secure-boot", "", "boot OVMF's Secure Boot build with the key set in DIR enrolled (see tbcompose keys)")
 	cmd.MarkFlagsMutuallyExclusive("cdrom", "usb", "raw")
+	cmd.MarkFlagsMutuallyExclusive("firmware", "secure-boot")
 	return cmd
 }
 
@@ -129,6 +134,9 @@ func (o *runOptions) config() (qemu.Config, error) {
 			return cfg, fmt.Errorf("--disk %s: not a regular file", d)
 		}
 	}
+	if err := o.addEnvFile(&cfg); err != nil {
+		return cfg, err
+	}
 	return cfg, nil
 }
 
@@ -154,7 +162,18 @@ func (o *runOptions) run(cmd *cobra.Command, target string) error {
 		}
 		return withCode(exitInvalid, err)
 	}
-	if cfg.Firmware, err = qemu.FindFirmware(o.firmware); err != nil {
+	if o.secureBoot != "" {
+		var cleanup func()
+		if cfg, cleanup, err = secureBootConfig(cfg, o.secureBoot); err != nil {
+			return withCode(exitInvalid, err)
+		}
+		if o.printCmd {
+			// The printed command needs the enrolled store after we exit.
+			fmt.Fprintf(cmd.ErrOrStderr(), "tbcompose: enrolled variable store %s is kept for this command\n", cfg.Firmware.Vars)
+		} else {
+			defer cleanup()
+		}
+	} else if cfg.Firmware, err = qemu.FindFirmware(o.firmware); err != nil {
 		return withCode(exitInvalid, err)
 	}
 	stderr := cmd.ErrOrStderr()

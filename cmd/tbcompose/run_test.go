@@ -62,21 +62,7 @@ func TestIsImage(t *testing.T) {
 // the exit code main would use.
 func execRun(t *testing.T, args ...string) (string, int, error) {
 	t.Helper()
-	cmd := newRunCmd()
-	var out bytes.Buffer
-	cmd.SetArgs(args)
-	cmd.SetOut(&out)
-	cmd.SetErr(&bytes.Buffer{})
-	cmd.SilenceUsage, cmd.SilenceErrors = true, true
-	err := cmd.Execute()
-	var ee *exitError
-	switch {
-	case err == nil:
-		return out.String(), exitOK, nil
-	case errors.As(err, &ee):
-		return out.String(), ee.code, err
-	}
-	return out.String(), exitUsage, err
+	return execCommand(newRunCmd(), args...)
 }
 
 func TestRunPrintCmd(t *testing.T) {

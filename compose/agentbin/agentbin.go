@@ -167,10 +167,7 @@ func goBuild(ctx context.Context, dir, pkg, out string) error {
 func sourceHash(root string) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "go %s\n", runtime.Version())
-	var files []string
-	for _, name := range []string{"go.mod", "go.sum"} {
-		files = append(files, name)
-	}
+	files := []string{"go.mod", "go.sum"}
 	for _, d := range sourceDirs {
 		err := filepath.WalkDir(filepath.Join(root, d), func(p string, e fs.DirEntry, err error) error {
 			if err != nil {

@@ -49,6 +49,36 @@ var GoBuildArgs = []string{"build", "-trimpath", "-buildvcs=false", "-ldflags=-s
 // (absolute, or relative to dir) or an import path resolved from dir; a
 // directory is built inside its own module, as `cd pkg && go build` would.
 func BuildGo(ctx context.Context, pkg, dir, out string) error {
+	return BuildGoWith(ctx, pkg, dir, out, Options{})
+}
+
+// Options are the spec's extra go build options (app.build).
+type Options struct {
+	// Tags are passed as -tags.
+	Tags []string
+	// LDFlags are appended to GoBuildArgs' -ldflags, so that -X and the
+	// like work while the binary stays stripped and reproducible.
+	LDFlags string
+}
+
+// args are GoBuildArgs with o applied.
+func (o Options) args() []string {
+	args := append([]string{}, GoBuildArgs...)
+	if o.LDFlags != "" {
+		for i, a := range args {
+			if v, ok := strings.CutPrefix(a, "-ldflags="); ok {
+				args[i] = "-ldflags=" + v + " " + o.LDFlags
+			}
+		}
+	}
+	if len(o.Tags) > 0 {
+		args = append(args, "-tags="+strings.Join(o.Tags, ","))
+	}
+	return args
+}
+
+// BuildGoWith is BuildGo with the spec's app.build options.
+func BuildGoWith(ctx context.Context, pkg, dir, out string, o Options) error {
 	workDir, target := dir, pkg
 	if isDirPath(pkg) {
 		abs := pkg
@@ -64,7 +94,7 @@ func BuildGo(ctx context.Context, pkg, dir, out string) error {
 		}
 		workDir, target = abs, "."
 	}
-	args := append(append([]string{}, GoBuildArgs...), "-o", out, target)
+	args := append(o.args(), "-o", out, target)
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = workDir
 	cmd.Env = GoEnv()

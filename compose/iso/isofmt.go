@@ -93,10 +93,4 @@ func recDateTime(t time.Time) []byte {
 		byte(t.Hour()), byte(t.Minute()), byte(t.Second()), 0}
 }
 
-// parseRecDateTime decodes the 7-byte directory-record date.
-func parseRecDateTime(b []byte) time.Time {
-	loc := time.FixedZone("", int(int8(b[6]))*15*60)
-	return time.Date(1900+int(b[0]), time.Month(b[1]), int(b[2]), int(b[3]), int(b[4]), int(b[5]), 0, loc)
-}
-
 func both32(b []byte) uint32 { return binary.LittleEndian.Uint32(b[0:4]) }

@@ -1,7 +1,6 @@
 package kmod
 
 import (
-	"github.com/tinyboot/tinyboot/internal/realkernel"
 	"io"
 	"os"
 	"strings"
@@ -9,12 +8,14 @@ import (
 	"time"
 
 	"github.com/tinyboot/tinyboot/compose/deb"
+	"github.com/tinyboot/tinyboot/internal/realkernel"
 )
 
 // TestRealKernel streams the Debian kernel package, indexes every module
 // and resolves the set a tinyboot VM typically asks for.
 func TestRealKernel(t *testing.T) {
-	f, err := os.Open(realkernel.Deb(t))
+	kpkg := realkernel.Find(t)
+	f, err := os.Open(kpkg.Path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +34,8 @@ func TestRealKernel(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer closer.Close()
-	const prefix = "./lib/modules/6.1.0-56-amd64/"
+	// The package's own module tree, named after the release it installs.
+	prefix := "./lib/modules/" + kpkg.Release() + "/"
 	x := NewIndex()
 	var builtinNames []string
 	var builtinInfo []*Info
@@ -77,6 +79,9 @@ func TestRealKernel(t *testing.T) {
 		x.AddBuiltin(info)
 	}
 	indexed := time.Since(start)
+	if x.Len() == 0 || len(builtinNames) == 0 {
+		t.Fatalf("%s: no modules (%d) or built-ins (%d) under %s", kpkg.Path, x.Len(), len(builtinNames), prefix)
+	}
 
 	req := []string{"isofs", "ahci", "ata_piix", "sr_mod", "virtio_scsi", "virtio_blk", "sd_mod", "nvme", "btrfs", "ext4", "virtio_pci", "virtio_net", "e1000", "e1000e", "button"}
 	start = time.Now()

@@ -10,7 +10,14 @@
 //
 // In serve mode, -hold starts a copy of itself in hold mode (in its own
 // session, so it outlives the app) and -ignore-term makes the app ignore
-// SIGTERM, as a hung app would.
+// SIGTERM, as a hung app would. -listen serves HTTP (see serveHTTP): the
+// machine's name, and package guest's Reboot and PowerOff on request.
+// -tick D makes it write a "tick" file in
+// $TINYBOOT_PERSISTENT every D, saying "testapp: tick N writing" before
+// and "testapp: tick N written" after each write (a frozen volume blocks
+// between the two). -env-digest A,B prints "testapp: env A sha256 <hex>"
+// (or "testapp: env A none") for each name: proof the value arrived that
+// does not put it on the console.
 //
 // Lines, in order (one per fact; absent facts say "none"):
 //
@@ -35,7 +42,9 @@ package main
 
 import (
 	"bufio"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -47,6 +56,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/tinyboot/tinyboot/guest"
 )
 
 func main() {
@@ -55,6 +66,9 @@ func main() {
 	isoMarker := flag.String("iso-marker", "marker.txt", "file under $TINYBOOT_ISO whose content is printed")
 	hold := flag.Bool("hold", false, "in serve mode, leave a process behind that keeps a file in $TINYBOOT_PERSISTENT open")
 	ignoreTerm := flag.Bool("ignore-term", false, "in serve mode, ignore SIGTERM")
+	listen := flag.String("listen", "", "in serve mode, serve HTTP on this address")
+	tick := flag.Duration("tick", 0, "in serve mode, write $TINYBOOT_PERSISTENT/tick this often")
+	envDigest := flag.String("env-digest", "", "comma-separated env names whose values' SHA-256 to print")
 	flag.Parse()
 	// First of all: a SIGTERM that comes while the app is still starting
 	// must end in the orderly shutdown below, not in Go's default death.
@@ -74,6 +88,9 @@ func main() {
 		holdPersistent()
 	}
 	facts(*isoMarker)
+	if *envDigest != "" {
+		digests(strings.Split(*envDigest, ","))
+	}
 	pers := os.Getenv("TINYBOOT_PERSISTENT")
 	boot := 0
 	if pers != "" {
@@ -94,7 +111,21 @@ func main() {
 			say("start holder: %v", err)
 		}
 	}
-	say("ready")
+	if *tick > 0 && pers != "" {
+		go ticks(pers, *tick)
+	}
+	if *listen != "" {
+		// guest.Context catches SIGTERM from here on, as sigs does.
+		ctx := guest.Context()
+		if err := serveHTTP(*listen); err != nil {
+			say("listen: %v", err)
+		}
+		say("ready")
+		<-ctx.Done()
+		say("context cancelled")
+	} else {
+		say("ready")
+	}
 	<-sigs
 	say("got SIGTERM")
 	if *ignoreTerm {
@@ -282,6 +313,35 @@ func writeSynced(dir, name, value string) error {
 		return fmt.Errorf("sync %s: %w", dir, err)
 	}
 	return nil
+}
+
+// digests prints the SHA-256 of each named variable's value.
+func digests(names []string) {
+	for _, n := range names {
+		v, ok := os.LookupEnv(n)
+		if !ok {
+			say("env %s none", n)
+			continue
+		}
+		sum := sha256.Sum256([]byte(v))
+		say("env %s sha256 %s", n, hex.EncodeToString(sum[:]))
+	}
+	if h, err := os.Hostname(); err == nil {
+		say("hostname %s", h)
+	}
+}
+
+// ticks writes dir/tick every d, saying so before and after each write.
+func ticks(dir string, d time.Duration) {
+	for n := 1; ; n++ {
+		time.Sleep(d)
+		say("tick %d writing", n)
+		if err := writeSynced(dir, "tick", strconv.Itoa(n)); err != nil {
+			say("tick %d: %v", n, err)
+			continue
+		}
+		say("tick %d written", n)
+	}
 }
 
 // startHolder starts a copy of the app in hold mode in a session of its

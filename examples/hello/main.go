@@ -2,10 +2,11 @@
 // shows what the machine it runs on looks like.
 //
 //	/      hostname, uptime, boot count and the machine's addresses
-//	/iso/  the files shipped on the ISO ($TINYBOOT_ISO)
+//	/iso/  the files shipped on the ISO (guest.ISO())
 //
-// When $TINYBOOT_PERSISTENT names a writable directory, each start counts
-// one boot in $TINYBOOT_PERSISTENT/boots. On SIGTERM it shuts down
+// It uses package guest, tinyboot's Go API, for the mount points and the
+// stop. When guest.Persistent() names a writable directory, each start counts
+// one boot in its file boots. On SIGTERM it shuts down
 // gracefully and exits 0, as the agent expects of a well-behaved app.
 //
 // Its status lines ("hello: listening on :8080", "hello: bye") go to
@@ -21,12 +22,12 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/tinyboot/tinyboot/guest"
 )
 
 func main() {
@@ -39,13 +40,12 @@ func main() {
 }
 
 func run(addr string) error {
-	// Catch SIGTERM before anything else: a power-button press while the
+	// Catch the stop before anything else: a power-button press while the
 	// app is still starting must stop it gracefully too, not kill it.
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
+	ctx := guest.Context()
 
 	boots := 0
-	if dir := os.Getenv("TINYBOOT_PERSISTENT"); dir != "" {
+	if dir := guest.Persistent(); dir != "" {
 		n, err := countBoot(dir)
 		if err != nil {
 			// The page still works without a counter; say why it is 0.
@@ -95,14 +95,14 @@ func newMux(boots int, started time.Time) *http.ServeMux {
 			Uptime:   uptime(started).Round(time.Second).String(),
 			Boots:    boots,
 			Addrs:    addresses(),
-			HasISO:   os.Getenv("TINYBOOT_ISO") != "",
+			HasISO:   guest.ISO() != "",
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		if err := statusTmpl.Execute(w, page); err != nil {
 			fmt.Fprintln(os.Stderr, "hello: render:", err)
 		}
 	})
-	if iso := os.Getenv("TINYBOOT_ISO"); iso != "" {
+	if iso := guest.ISO(); iso != "" {
 		mux.Handle("GET /iso/", http.StripPrefix("/iso/", http.FileServer(http.Dir(iso))))
 	}
 	return mux

@@ -13,6 +13,13 @@ import (
 // WriteFileAtomic writes data to path through a temp file and a rename, so
 // a reader (another build sharing the cache) never sees half a file.
 func WriteFileAtomic(path string, data []byte) error {
+	return WriteFileAtomicMode(path, data, 0o644)
+}
+
+// WriteFileAtomicMode is WriteFileAtomic with the file's mode. The temp
+// file is created 0600 and only then given mode, so a private key is never
+// readable by others, not even briefly.
+func WriteFileAtomicMode(path string, data []byte, mode os.FileMode) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
@@ -28,7 +35,7 @@ func WriteFileAtomic(path string, data []byte) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
+	if err := os.Chmod(f.Name(), mode); err != nil {
 		return err
 	}
 	return os.Rename(f.Name(), path)

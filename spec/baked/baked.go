@@ -40,6 +40,26 @@ type Config struct {
 	Persistent *Persistent `json:"persistent,omitempty"`
 	Network    Network     `json:"network"`
 	Time       Time        `json:"time"`
+	// Log is where lines go besides the console.
+	Log Log `json:"log"`
+	// Watchdog is the hardware watchdog's configuration.
+	Watchdog Watchdog `json:"watchdog"`
+	// Timezone is the zone of /etc/localtime and TZ ("" is UTC, and the
+	// image holds no zone data); Sysctl maps /proc/sys keys to values.
+	Timezone string            `json:"timezone,omitempty"`
+	Sysctl   map[string]string `json:"sysctl,omitempty"`
+}
+
+// ZoneinfoDir is where the zone database is unpacked in the image when
+// the spec sets a timezone: the first place Go, glibc and musl look.
+const ZoneinfoDir = "/usr/share/zoneinfo"
+
+// User is the account the app runs as.
+type User struct {
+	UID    uint32   `json:"uid"`
+	GID    uint32   `json:"gid"`
+	Name   string   `json:"name"`
+	Groups []uint32 `json:"groups,omitempty"`
 }
 
 // Module is one kernel module to load.
@@ -73,6 +93,12 @@ type App struct {
 	StopTimeout Duration          `json:"stop_timeout"`
 	Restart     string            `json:"restart"` // never | on-failure | always
 	OnExit      string            `json:"on_exit"` // reboot | poweroff | halt
+	// User is nil for root. Capabilities are kept by a non-root user
+	// (names as in capabilities(7)); Limits are rlimits by their spec name
+	// ("nofile"), soft = hard.
+	User         *User             `json:"user,omitempty"`
+	Capabilities []string          `json:"capabilities,omitempty"`
+	Limits       map[string]uint64 `json:"limits,omitempty"`
 }
 
 // ISO identifies the boot ISO.
@@ -90,10 +116,43 @@ type Persistent struct {
 	Wait     Duration `json:"wait"`
 }
 
-// Network configures DHCP.
+// Network configures the NICs.
 type Network struct {
+	// DHCP is for the NICs Interfaces does not match.
 	DHCP bool     `json:"dhcp"`
 	Wait Duration `json:"wait"`
+	// Interfaces are matched in order; a NIC takes the first that
+	// matches it.
+	Interfaces []Interface `json:"interfaces,omitempty"`
+}
+
+// Interface configures one NIC, matched by Name or MAC (exactly one set).
+type Interface struct {
+	Name string `json:"name,omitempty"`
+	// MAC is lowercase, colon-separated.
+	MAC  string `json:"mac,omitempty"`
+	DHCP bool   `json:"dhcp"`
+	// Addresses are CIDR strings, IPv4 and IPv6.
+	Addresses []string `json:"addresses,omitempty"`
+	Gateway   string   `json:"gateway,omitempty"`
+	Gateway6  string   `json:"gateway6,omitempty"`
+	DNS       []string `json:"dns,omitempty"`
+	// MTU 0 leaves the link's MTU alone.
+	MTU int `json:"mtu,omitempty"`
+}
+
+// Log configures remote logging.
+type Log struct {
+	// SyslogNetwork is "udp" or "tcp"; empty means no remote syslog.
+	SyslogNetwork string `json:"syslog_network,omitempty"`
+	// SyslogAddr is host:port.
+	SyslogAddr string `json:"syslog_addr,omitempty"`
+}
+
+// Watchdog configures the hardware watchdog.
+type Watchdog struct {
+	Enabled bool     `json:"enabled"`
+	Timeout Duration `json:"timeout"`
 }
 
 // Time configures SNTP.

@@ -1,0 +1,6 @@
+//go:build rtcheck
+
+package main
+
+// The spec's app.build.tags has rtcheck.
+func init() { tagged = "yes" }
