@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tinyboot/tinyboot/agent/coldplug"
 	"github.com/tinyboot/tinyboot/agent/console"
 	"github.com/tinyboot/tinyboot/agent/instance"
 	"github.com/tinyboot/tinyboot/agent/sntp"
@@ -38,6 +39,12 @@ type Deps struct {
 	StartNetwork func(ctx context.Context, hostname string) (Network, error)
 	// SNTP asks the servers for the time.
 	SNTP func(ctx context.Context, servers []string) (sntp.Result, error)
+	// Hotplug lists devices and their uevents, for loading only the
+	// modules the machine needs; nil loads only the modules no device
+	// selects (see coldplug.Table.AtBoot).
+	Hotplug *Hotplug
+	// ModuleJobs is how many modules may load at once; below 1 means 1.
+	ModuleJobs int
 	// AfterModules, when set, runs once the modules are loaded: devices
 	// such as the watchdog exist from then on.
 	AfterModules func()
@@ -70,6 +77,8 @@ type agent struct {
 	net         Network
 	isoMounted  bool
 	persMounted bool
+	// mods loads modules from the baked table, at boot and after.
+	mods *coldplug.Loader
 	// instanceEnv is the machine's own env, over app.env; held in memory
 	// only.
 	instanceEnv map[string]string
@@ -116,7 +125,7 @@ func (a *agent) boot(ctx context.Context) (act Action, ok bool) {
 	a.setupEtc()
 
 	t := a.clock.Now()
-	loadModules(a.sys, a.log, a.clock, cfg.KernelVersion, cfg.Modules)
+	a.coldplug(ctx)
 	dMod := a.clock.Now().Sub(t)
 	// After the modules, so that their keys (net.ipv4.conf.eth0.*) exist;
 	// before the network, so that DHCP already runs with them.

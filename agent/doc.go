@@ -24,9 +24,15 @@
 //	spec: ERROR
 //	spec: cannot start the app; powering off in 30s
 //	hostname: ERROR
-//	modules: loaded N of M in D
-//	modules: loaded N of M in D (not for this machine: NAME NAME)
+//	modules: loaded N of M in D: NAME (spec), NAME, NAME (DEVICE DEVICE), ...
+//	modules: loaded N of M in D: ... (not for this machine: NAME NAME)
+//	modules: loaded N in D: NAME, NAME (DEVICE)
+//	modules: loaded N in D: NAME (iso9660)
+//	modules: loaded N in D: NAME (kernel: REQUEST)
+//	modules: kernel asked for REQUEST: not in the image
+//	modules: kernel request "ARGS": ERROR
 //	modules: NAME: ERROR
+//	modules: ERROR; devices that appear later get no driver
 //	watchdog: armed /dev/watchdog (i6300ESB timer, timeout 1m0s)
 //	watchdog: ERROR
 //	iso: mounted /dev/sr0 at /iso (volume HELLO)
@@ -76,10 +82,21 @@
 //	watchdog: disarm: ERROR
 //	agent: panic: VALUE
 //
+// The first modules line is the boot's coldplug: of the M modules in the
+// image, the N loaded for the spec (its modules: list), for the devices
+// present (sysfs names in parentheses) and what those need (no
+// parentheses), in load order. The "loaded N in D" lines come later: a
+// device the kernel announced (USB storage, a SCSI disk behind a freshly
+// loaded controller, a hot-added disk or NIC), a filesystem about to be
+// mounted, or the kernel's own request_module (the agent is its module
+// helper, /proc/sys/kernel/modprobe). A request the image cannot serve is
+// logged once per boot.
+//
 // With log.syslog set, every line above and every line of the app's
 // output also goes to the server (package syslog), from the first line on.
 //
-// In the boot line, network D runs from DHCP's start (right after the
+// In the boot line, modules D is the boot's coldplug only; network D runs
+// from DHCP's start (right after the
 // modules, concurrently with the storage search) to the first lease or
 // network.wait, so the parts can add up to more than the total.
 package agent

@@ -131,7 +131,9 @@ func (l *Linux) Reboot(act Action) error {
 func (l *Linux) SetHostname(name string) error { return unix.Sethostname([]byte(name)) }
 
 // LoadModule loads a .ko with finit_module(2).
-func (l *Linux) LoadModule(path, params string) error {
+func (l *Linux) LoadModule(path, params string) error { return finitModule(path, params) }
+
+func finitModule(path, params string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err

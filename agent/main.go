@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -81,6 +82,10 @@ func Main() {
 		hang()
 	}
 
+	if err := registerModprobe(); err != nil {
+		log.Printf("setup: %v", err)
+	}
+
 	ctx := context.Background()
 	remote.start(ctx, cfg, log, sys)
 	wd := &watchdogKeeper{}
@@ -111,6 +116,8 @@ func Main() {
 		GuestAgent: func(ctx context.Context) { serveGuestAgent(ctx, log, ga) },
 		Instance:   instance.Load,
 		SecureBoot: func() string { return secureBootState(sys, efiVarsDir, bootParams) },
+		Hotplug:    linuxHotplug(log),
+		ModuleJobs: runtime.NumCPU(),
 	})
 	// Only reached if reboot(2) failed: PID 1 must not exit.
 	hang()

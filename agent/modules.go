@@ -1,12 +1,15 @@
 package agent
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path"
+	"sort"
 	"strings"
 	"syscall"
 
+	"github.com/tinyboot/tinyboot/agent/coldplug"
 	"github.com/tinyboot/tinyboot/agent/console"
 	"github.com/tinyboot/tinyboot/spec/baked"
 )
@@ -14,38 +17,195 @@ import (
 // ModulesDir is where the initramfs holds kernel modules.
 const ModulesDir = "/lib/modules"
 
-// loadModules loads mods in order. A module that is already loaded
-// (EEXIST) counts as loaded; a failure is logged and the rest still load,
-// since a missing driver should not stop a machine that may not need it.
-// ENODEV is the kernel's way for a module to say the machine lacks what it
-// drives (a CPU without the instructions a crypto module accelerates, say):
-// expected, so those are named once in the summary, not logged as errors.
-func loadModules(sys System, log *console.Logger, clock Clock, kver string, mods []baked.Module) {
-	if len(mods) == 0 {
+// Hotplug is where the agent learns which devices the machine has.
+type Hotplug struct {
+	// Devices lists the devices present now with their modaliases
+	// (coldplug.Scan of /sys).
+	Devices func() ([]coldplug.Device, error)
+	// Uevents delivers the kernel's uevents until ctx ends
+	// (coldplug.Listen); it is opened before Devices is read.
+	Uevents func(ctx context.Context) (<-chan coldplug.Uevent, error)
+}
+
+// newModuleLoader is the loader of the baked module table: finit_module
+// on the image's .ko files, up to jobs at a time.
+func newModuleLoader(load func(path, params string) error, kver string, mods []baked.Module, jobs int) *coldplug.Loader {
+	return coldplug.NewLoader(coldplug.NewTable(mods), jobs, func(m baked.Module) error {
+		return load(path.Join(ModulesDir, kver, m.Path), m.Params)
+	})
+}
+
+// settleRounds bounds the boot's rescans of sysfs: each round's drivers
+// may add devices (virtio_pci makes the virtio devices that virtio_net and
+// virtio_blk drive), and a few rounds cover every bus stack in the image.
+const settleRounds = 6
+
+// coldplug loads the modules the machine needs now: the spec's own and
+// those whose aliases match a present device's modalias, with their
+// dependencies, rescanning until the loaded drivers add no device that
+// wants another module — so the NICs exist before DHCP starts. It then
+// keeps loading modules for devices the kernel announces until ctx ends
+// (disks behind a controller that probes asynchronously, USB sticks,
+// hot-added disks and NICs).
+func (a *agent) coldplug(ctx context.Context) {
+	cfg := a.cfg
+	a.mods = newModuleLoader(a.sys.LoadModule, cfg.KernelVersion, cfg.Modules, a.deps.ModuleJobs)
+	if len(cfg.Modules) == 0 {
 		return
 	}
-	start := clock.Now()
-	ok := 0
-	var absent []string
+	start := a.clock.Now()
+	table := a.mods.Table()
+	why := map[string][]string{} // module -> what asked for it
+	seen := map[string]bool{}    // module + "\x00" + device
+	ask := func(m, reason string) bool {
+		if seen[m+"\x00"+reason] {
+			return false
+		}
+		seen[m+"\x00"+reason] = true
+		why[m] = append(why[m], reason)
+		return len(why[m]) == 1
+	}
+	var names []string
+	for _, n := range table.AtBoot() {
+		ask(n, "spec")
+		names = append(names, n)
+	}
+	var res []coldplug.Result
+	var events <-chan coldplug.Uevent
+	hp := a.deps.Hotplug
+	if hp != nil {
+		var err error
+		if events, err = hp.Uevents(ctx); err != nil {
+			a.log.Printf("modules: %v; devices that appear later get no driver", err)
+		}
+	}
+	for round := 0; round < settleRounds && hp != nil; round++ {
+		devs, err := hp.Devices()
+		if err != nil && round == 0 {
+			a.log.Printf("modules: %v", err)
+		}
+		for _, d := range devs {
+			for _, m := range table.Lookup(d.Modalias) {
+				if ask(m, d.Name) {
+					names = append(names, m)
+				}
+			}
+		}
+		if len(names) == 0 {
+			break
+		}
+		res = append(res, a.mods.Load(names)...)
+		names = nil
+	}
+	if len(names) > 0 { // no Hotplug: the spec's modules only
+		res = a.mods.Load(names)
+	}
+	a.log.Printf("%s", moduleSummary(fmt.Sprintf("modules: loaded %%d of %d in %s", table.Len(), console.Dur(a.clock.Now().Sub(start))), res, why, a.log))
+	if events != nil {
+		a.background(func() { a.hotplug(ctx, events) })
+	}
+}
+
+// hotplug loads the modules for each device the kernel adds.
+func (a *agent) hotplug(ctx context.Context, events <-chan coldplug.Uevent) {
+	for {
+		var u coldplug.Uevent
+		select {
+		case <-ctx.Done():
+			return
+		case e, ok := <-events:
+			if !ok {
+				return
+			}
+			u = e
+		}
+		if u.Action != "add" || u.Modalias == "" {
+			continue
+		}
+		mods := a.mods.Table().Lookup(u.Modalias)
+		if len(mods) == 0 {
+			continue
+		}
+		start := a.clock.Now()
+		res := a.mods.Load(mods)
+		if len(res) == 0 {
+			continue // loaded already
+		}
+		why := map[string][]string{}
+		for _, m := range mods {
+			why[m] = []string{u.Device()}
+		}
+		a.log.Printf("%s", moduleSummary("modules: loaded %d in "+console.Dur(a.clock.Now().Sub(start)), res, why, a.log))
+	}
+}
+
+// needFilesystem loads the module of filesystem fstype (iso9660, btrfs,
+// ext4) before it is mounted, when the image has one: filesystems are
+// loaded when a volume of theirs is found, not at boot.
+func (a *agent) needFilesystem(fstype string) {
+	if a.mods == nil {
+		return
+	}
+	mods := a.mods.Table().Lookup("fs-" + fstype)
+	if len(mods) == 0 {
+		return // built in, or not in the image: mount says which
+	}
+	start := a.clock.Now()
+	res := a.mods.Load(mods)
+	if len(res) == 0 {
+		return
+	}
+	why := map[string][]string{}
 	for _, m := range mods {
-		err := sys.LoadModule(path.Join(ModulesDir, kver, m.Path), m.Params)
-		if err == nil || errors.Is(err, syscall.EEXIST) {
-			ok++
-			continue
-		}
-		name := m.Name
-		if name == "" {
-			name = path.Base(m.Path)
-		}
-		if errors.Is(err, syscall.ENODEV) {
-			absent = append(absent, name)
-			continue
-		}
-		log.Printf("modules: %s: %v", name, err)
+		why[m] = []string{fstype}
 	}
-	summary := fmt.Sprintf("modules: loaded %d of %d in %s", ok, len(mods), console.Dur(clock.Now().Sub(start)))
+	a.log.Printf("%s", moduleSummary("modules: loaded %d in "+console.Dur(a.clock.Now().Sub(start)), res, why, a.log))
+}
+
+// moduleSummary logs each failed module and returns the summary line:
+// head (with a %d for the count loaded), then each loaded module with
+// what it was loaded for in parentheses (devices, "spec", a filesystem;
+// nothing for a dependency), then the modules that found no hardware.
+// ENODEV is the kernel's way for a module to say the machine lacks what
+// it drives (a CPU without the instructions a crypto module accelerates):
+// expected, so those are named once, not logged as errors. A module that
+// is already loaded (EEXIST) counts as loaded; a failure does not stop
+// the others, since a missing driver should not stop a machine that may
+// not need it.
+func moduleSummary(head string, res []coldplug.Result, why map[string][]string, log *console.Logger) string {
+	var loaded, absent []string
+	for _, r := range res {
+		switch {
+		case r.Err == nil:
+			item := r.Name
+			if w := why[r.Name]; len(w) > 0 {
+				w = append([]string(nil), w...)
+				sort.Strings(w)
+				item += " (" + strings.Join(w, " ") + ")"
+			}
+			loaded = append(loaded, item)
+		case errors.Is(r.Err, syscall.ENODEV):
+			absent = append(absent, r.Name)
+		default:
+			log.Printf("modules: %s: %v", r.Name, r.Err)
+		}
+	}
+	s := fmt.Sprintf(head, len(loaded))
+	if len(loaded) > 0 {
+		s += ": " + strings.Join(loaded, ", ")
+	}
 	if len(absent) > 0 {
-		summary += " (not for this machine: " + strings.Join(absent, " ") + ")"
+		s += " (not for this machine: " + strings.Join(absent, " ") + ")"
 	}
-	log.Printf("%s", summary)
+	return s
+}
+
+// linuxHotplug reads devices from /sys and uevents from the kernel.
+func linuxHotplug(log *console.Logger) *Hotplug {
+	return &Hotplug{
+		Devices: func() ([]coldplug.Device, error) { return coldplug.Scan("/sys") },
+		Uevents: func(ctx context.Context) (<-chan coldplug.Uevent, error) {
+			return coldplug.Listen(ctx, func(err error) { log.Printf("modules: %v", err) })
+		},
+	}
 }

@@ -129,6 +129,7 @@ func (a *agent) mountISO(res storageResult) {
 		a.log.Printf("iso: not found")
 	} else {
 		dev := "/dev/" + res.iso
+		a.needFilesystem(blkid.ISO9660)
 		if err := a.sys.Mount(dev, baked.ISOMount, blkid.ISO9660, msRdonly, ""); err != nil {
 			a.log.Printf("iso: mount %s at %s: %v", dev, baked.ISOMount, err)
 		} else {
@@ -154,6 +155,7 @@ func (a *agent) mountPersistent(res storageResult) bool {
 		return true
 	}
 	dev := "/dev/" + res.pers
+	a.needFilesystem(p.FS)
 	if err := a.sys.Mount(dev, baked.PersistentMount, p.FS, 0, ""); err != nil {
 		a.log.Printf("persistent: mount %s at %s (%s, found %s): %v", dev, baked.PersistentMount, p.FS, res.persInfo.Type, err)
 		if p.Required {

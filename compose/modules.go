@@ -68,7 +68,8 @@ func resolveModules(r *spec.Resolved, k *kernel.Kernel, store *cache.Cache, log 
 	}
 	base := BaseModules(r)
 	extra := r.Spec().Modules
-	entry := cache.Key(modresKind, tree.key, strings.Join(base, ","), strings.Join(extra, ",")) + ".json"
+	// "coldplug": the entries carry the agent's alias table since then.
+	entry := cache.Key(modresKind, "coldplug", tree.key, strings.Join(base, ","), strings.Join(extra, ",")) + ".json"
 	var cached []plan.Module
 	if data, ok := store.Get(modresKind, entry); ok && json.Unmarshal(data, &cached) == nil && len(cached) > 0 {
 		return cached, nil
@@ -94,10 +95,7 @@ func resolveModules(r *spec.Resolved, k *kernel.Kernel, store *cache.Cache, log 
 	if err != nil {
 		return nil, &modulesError{version: k.Version, err: err}
 	}
-	out := make([]plan.Module, 0, len(mods))
-	for _, m := range mods {
-		out = append(out, plan.Module{Name: m.Name, Path: modulePath(m.Path), Source: m.Path})
-	}
+	out := coldplugTable(idx, mods, extra)
 	if data, err := json.Marshal(out); err == nil && len(out) > 0 {
 		_ = store.Put(modresKind, entry, data) // only speed is lost if this fails
 	}

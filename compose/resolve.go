@@ -11,7 +11,6 @@ import (
 	"github.com/tinyboot/tinyboot/compose/plan"
 	"github.com/tinyboot/tinyboot/internal/cache"
 	"github.com/tinyboot/tinyboot/spec"
-	"github.com/tinyboot/tinyboot/spec/baked"
 )
 
 // DefaultStub is systemd's UEFI stub as Debian and Ubuntu install it.
@@ -81,10 +80,7 @@ func resolve(ctx context.Context, r *spec.Resolved, opts Options, pins []kernel.
 	if err != nil {
 		return nil, err
 	}
-	bakedMods := make([]baked.Module, len(mods))
-	for i, m := range mods {
-		bakedMods[i] = baked.Module{Name: m.Name, Path: m.Path}
-	}
+	bakedMods := bakedModules(mods)
 	p := &plan.Plan{
 		Name:        s.Name,
 		Epoch:       opts.Epoch,

@@ -198,19 +198,19 @@ func expectRefused(t *testing.T, code, vars, img string) {
 	m.Quit()
 }
 
-// allModulesLoaded checks the module summary line: every module was
-// loaded or is absent because the machine lacks its hardware, none
-// failed (under Secure Boot an unsigned module is rejected).
+// allModulesLoaded checks the boot's module line: modules were loaded and
+// none failed (under Secure Boot an unsigned module is rejected). Coldplug
+// loads only what the machine's devices need, so N of M is fewer than all;
+// the later per-device and per-filesystem lines are covered by the same
+// refusal of failure lines.
 func allModulesLoaded(t *testing.T, m *Machine, line string) {
 	t.Helper()
-	sm := regexp.MustCompile(`loaded (\d+) of (\d+) in [^ ]+(?: \(not for this machine: ([^)]*)\))?`).FindStringSubmatch(line)
+	sm := regexp.MustCompile(`loaded (\d+) of (\d+) in \S+`).FindStringSubmatch(line)
 	if sm == nil {
 		t.Fatalf("module line %q not understood", line)
 	}
-	ok, all := atoi(t, sm[1]), atoi(t, sm[2])
-	absent := len(strings.Fields(sm[3]))
-	if ok+absent != all {
-		t.Errorf("%d of %d modules loaded, %d absent: %d failed (%s)", ok, all, absent, all-ok-absent, line)
+	if ok, all := atoi(t, sm[1]), atoi(t, sm[2]); ok < 1 || ok > all {
+		t.Errorf("%d of %d modules loaded: want at least one (%s)", ok, all, line)
 	}
 	m.refuseLines(`tinyboot: .*modules: [a-z0-9_]+: `, `Key was rejected`, `module verification failed`)
 	t.Logf("under Secure Boot: %s", line)

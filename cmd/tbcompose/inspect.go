@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tinyboot/tinyboot/agent/coldplug"
 	"github.com/tinyboot/tinyboot/compose"
 )
 
@@ -72,6 +73,9 @@ func printInspection(w io.Writer, in *compose.Inspection) {
 			names = append(names, m.Name)
 		}
 		fmt.Fprintf(w, "  modules   %d: %s\n", len(names), strings.Join(names, " "))
+		if t := coldplug.NewTable(c.Modules); len(c.Modules) > 0 {
+			fmt.Fprintf(w, "  coldplug  %d alias patterns; at boot whatever the hardware: %s\n", t.Aliases(), orNone(t.AtBoot()))
+		}
 	}
 	fmt.Fprintln(w, "  initramfs files:")
 	for _, f := range in.Initramfs {
@@ -92,4 +96,12 @@ func printInspection(w io.Writer, in *compose.Inspection) {
 		b, _ := json.MarshalIndent(in.Spec, "  ", "  ")
 		fmt.Fprintf(w, "  baked spec (%s):\n  %s\n", "/etc/tinyboot/spec.json", b)
 	}
+}
+
+// orNone joins names, or says there are none.
+func orNone(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, " ")
 }

@@ -207,8 +207,7 @@ func Assemble(ctx context.Context, p *plan.Plan, opts Options, st *Stages) (*Res
 // sizeReport is what each part costs in the image, compressed.
 func sizeReport(initrd *initrdImage, boot *bootImage, out Written) []Part {
 	return []Part{
-		{"agent", initrd.sizes["agent"]},
-		{"app", initrd.sizes["app"]},
+		{"agent+app", initrd.sizes["agent+app"]},
 		{"modules", initrd.sizes["modules"]},
 		{"certs+spec", initrd.sizes["certs"] + initrd.sizes["spec"] + initrd.sizes["base"] + initrd.sizes["files"]},
 		{"kernel", boot.kernelSize},

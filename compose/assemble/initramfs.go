@@ -60,9 +60,9 @@ func buildInitramfs(p *plan.Plan, appBin string, agent builtAgent, store *cache.
 			}
 			return nil
 		}, ""},
-		{"agent", initramfs.Best, func(a *initramfs.Archive) error {
-			return a.HostFile("/init", 0o755, agent.path)
-		}, agent.key},
+		{"agent+app", initramfs.Best, func(a *initramfs.Archive) error {
+			return addBinaries(a, agent.path, p.App.ImagePath, appBin)
+		}, ""},
 		{"modules", initramfs.Best, func(a *initramfs.Archive) error {
 			if err := a.Dir(filepath.Join("/lib/modules", k.Version), 0o755); err != nil {
 				return err
@@ -83,9 +83,6 @@ func buildInitramfs(p *plan.Plan, appBin string, agent builtAgent, store *cache.
 				return nil
 			}
 			return a.HostFile(imageCABundle, 0o644, p.CACerts.Path)
-		}, ""},
-		{"app", initramfs.Best, func(a *initramfs.Archive) error {
-			return a.HostFile(p.App.ImagePath, 0o755, appBin)
 		}, ""},
 		{"spec", initramfs.Default, func(a *initramfs.Archive) error {
 			js, err := baked.Marshal(p.Config)

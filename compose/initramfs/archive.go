@@ -39,6 +39,8 @@ type Entry struct {
 // creates none.
 type Archive struct {
 	entries map[string]Entry
+	// first are entries written before all others, in the order given.
+	first []string
 }
 
 // New returns an empty archive.
@@ -72,14 +74,38 @@ func (a *Archive) Symlink(p, target string) error {
 	return a.add(Entry{Path: p, Mode: fs.ModeSymlink | 0o777, Data: []byte(target), Size: int64(len(target))})
 }
 
-// Entries returns the entries, parents first, in a stable order.
+// Entries returns the entries, parents first, in a stable order: those
+// WriteFirst names, then the rest by path.
 func (a *Archive) Entries() []Entry {
 	out := make([]Entry, 0, len(a.entries))
+	rank := map[string]int{}
+	for i, p := range a.first {
+		rank[p] = i - len(a.first) // negative: before every unranked entry
+	}
 	for _, e := range a.entries {
 		out = append(out, e)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	sort.Slice(out, func(i, j int) bool {
+		ri, rj := rank[out[i].Path], rank[out[j].Path]
+		if ri != rj {
+			return ri < rj
+		}
+		return out[i].Path < out[j].Path
+	})
 	return out
+}
+
+// WriteFirst makes the top-level entry p (added already, or later) come
+// before every other entry. Order matters to the compressor, whose window
+// reaches back only so far: a file that shares content with a large
+// one compresses best written before it.
+func (a *Archive) WriteFirst(p string) error {
+	clean := path.Clean("/" + p)
+	if path.Dir(clean) != "/" || clean == "/" {
+		return fmt.Errorf("initramfs: WriteFirst %q: only top-level entries, whose parent is always there", p)
+	}
+	a.first = append(a.first, clean)
+	return nil
 }
 
 func (a *Archive) add(e Entry) error {

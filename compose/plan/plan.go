@@ -98,6 +98,11 @@ type Module struct {
 	Path string `json:"path"`
 	// Source is relative to the kernel's ModulesDir, possibly compressed.
 	Source string `json:"source"`
+	// Aliases, Needs and Always are the agent's coldplug table (see
+	// baked.Module).
+	Aliases []string `json:"aliases,omitempty"`
+	Needs   []string `json:"needs,omitempty"`
+	Always  bool     `json:"always,omitempty"`
 }
 
 // App is the app's source: a Go package to build or a prebuilt binary.

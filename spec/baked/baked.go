@@ -71,6 +71,17 @@ type Module struct {
 	Path string `json:"path"`
 	// Params are module parameters ("key=value ..."), usually empty.
 	Params string `json:"params,omitempty"`
+	// Aliases are the module's alias= patterns from its .modinfo
+	// (fnmatch, e.g. "pci:v00008086d000010D3sv*sd*bc*sc*i*"): the agent
+	// loads the module when a device's modalias or a kernel request
+	// matches one.
+	Aliases []string `json:"aliases,omitempty"`
+	// Needs are the modules (by Name, all earlier in Modules) that must be
+	// loaded before this one: its depends= and its softdep pre: modules.
+	Needs []string `json:"needs,omitempty"`
+	// Always is set for the spec's own modules and what they need: loaded
+	// at boot whatever the hardware.
+	Always bool `json:"always,omitempty"`
 }
 
 // App is the program to run.
