@@ -1,0 +1,37 @@
+package debarchive
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/tinyboot/tinyboot/internal/debtest"
+)
+
+// client is a Client of the fake archive's suites with its key trusted,
+// caching in cache.
+func client(a *debtest.Archive, cache string, suites ...string) *Client {
+	return &Client{
+		Sources: []Source{{URL: a.URL(), Suites: suites, Components: []string{"main"}, Origin: "test"}},
+		Keyring: openpgp.EntityList{a.Key},
+		Cache:   DirCache{Root: cache},
+		Now:     func() time.Time { return debtest.Now },
+	}
+}
+
+// cachedUnder lists the files stored below dir of the cache.
+func cachedUnder(t *testing.T, cache, dir string) []string {
+	t.Helper()
+	var out []string
+	filepath.Walk(filepath.Join(cache, dir), func(p string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Mode().IsRegular() {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out
+}
+
+func openpgpList(e ...*openpgp.Entity) openpgp.EntityList { return e }
