@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"time"
 
+	"github.com/tinyboot/tinyboot/compose/debarchive"
 	"github.com/tinyboot/tinyboot/compose/initramfs"
 	"github.com/tinyboot/tinyboot/compose/kernel"
 	"github.com/tinyboot/tinyboot/spec"
@@ -30,6 +32,18 @@ type Options struct {
 	// Locked pins the kernel packages (from tinyboot.lock); nil resolves
 	// them afresh.
 	Locked []kernel.Package
+	// LockedStub pins the systemd-boot-efi package the default UEFI stub
+	// comes from; nil resolves it afresh.
+	LockedStub *kernel.Package
+	// Update asks the package archives for their current indexes, however
+	// recent the cached ones are.
+	Update bool
+	// HostSourcesDir is where the host's package sources are read when the
+	// spec has no archive entry; default debarchive.HostSourcesDir.
+	HostSourcesDir string
+	// HTTPClient talks to the package archives; nil means one with
+	// timeouts.
+	HTTPClient *http.Client
 	// Log gets one line per stage.
 	Log *slog.Logger
 }
@@ -58,9 +72,12 @@ type Result struct {
 	SHA256        string           `json:"sha256"`
 	KernelVersion string           `json:"kernel_version"`
 	Packages      []kernel.Package `json:"kernel_packages,omitempty"`
-	Modules       []string         `json:"modules"`
-	Parts         []Part           `json:"parts"`
-	Timings       []Timing         `json:"timings"`
+	// Stub is the package the default UEFI stub came from; nil when the
+	// spec sets kernel.stub.
+	Stub    *kernel.Package `json:"stub_package,omitempty"`
+	Modules []string        `json:"modules"`
+	Parts   []Part          `json:"parts"`
+	Timings []Timing        `json:"timings"`
 }
 
 // EpochFromEnv reads SOURCE_DATE_EPOCH (seconds since 1970), the
@@ -84,6 +101,8 @@ type builder struct {
 	opts Options
 	log  *slog.Logger
 	res  *Result
+	// archive is made on first use by archiveClient.
+	archive *debarchive.Client
 }
 
 // Build composes the image s describes. s must be loaded and valid, with
@@ -98,6 +117,9 @@ func Build(ctx context.Context, s *spec.Spec, opts Options) (*Result, error) {
 			return nil, err
 		}
 		opts.CacheDir = dir
+	}
+	if opts.HostSourcesDir == "" {
+		opts.HostSourcesDir = debarchive.HostSourcesDir
 	}
 	if opts.Epoch.IsZero() {
 		e, err := EpochFromEnv()

@@ -19,13 +19,6 @@ import (
 	"github.com/tinyboot/tinyboot/internal/fsutil"
 )
 
-// DefaultStub is systemd's UEFI stub as Debian and Ubuntu install it.
-const DefaultStub = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub"
-
-// stubPackages names, per distribution, what provides the stub, for the
-// error a user sees when it is missing.
-const stubPackages = "systemd-boot-efi on Debian/Ubuntu (apt-get install systemd-boot-efi), systemd-boot on Fedora/Arch"
-
 // bootImage is the UKI and the ESP that holds it. A cached ESP comes
 // without the UKI's bytes.
 type bootImage struct {
@@ -50,23 +43,20 @@ func (b *builder) bootCachePath(key string) string {
 
 func (b *builder) uki(k *kernel.Kernel, initrd []byte) (*bootImage, error) {
 	s := b.spec
-	stubPath := DefaultStub
-	if s.Kernel.Stub != "" {
-		stubPath = s.Resolve(s.Kernel.Stub)
+	stubPath, err := b.stubPath()
+	if err != nil {
+		return nil, err
 	}
 	// Errors name the spec field when the user chose the stub, and the
 	// package that provides it when we did.
 	field := "kernel.stub " + s.Kernel.Stub
-	fix := "point kernel.stub at a systemd UEFI stub such as " + DefaultStub
+	fix := "point kernel.stub at a systemd UEFI stub (linuxx64.efi.stub from systemd-boot-efi)"
 	if s.Kernel.Stub == "" {
-		field = "UEFI stub " + stubPath + " (the default; kernel.stub is not set)"
-		fix = "reinstall " + stubPackages + ", or set kernel.stub"
+		field = "UEFI stub " + stubPath + " (from the archive's " + kernel.StubPackage + "; kernel.stub is not set)"
+		fix = "run tbcompose build --update, or set kernel.stub"
 	}
 	stub, err := os.ReadFile(stubPath)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) && s.Kernel.Stub == "" {
-			return nil, fmt.Errorf("UEFI stub %s not found: install %s, or set kernel.stub", stubPath, stubPackages)
-		}
 		return nil, fmt.Errorf("%s: %w; %s", field, err, fix)
 	}
 	osrel := fmt.Sprintf("NAME=tinyboot\nID=tinyboot\nPRETTY_NAME=\"tinyboot %s\"\nIMAGE_ID=%s\nVERSION_ID=%s\n", s.Name, s.Name, k.Version)

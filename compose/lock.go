@@ -27,6 +27,9 @@ type Lock struct {
 	// Kernel is the spec's kernel.package the entries were resolved from.
 	Kernel   string           `json:"kernel"`
 	Packages []kernel.Package `json:"packages"`
+	// Stub is the systemd-boot-efi package the default UEFI stub came
+	// from; absent when the spec sets kernel.stub.
+	Stub *kernel.Package `json:"stub,omitempty"`
 }
 
 // LockPath is the lock file of the spec at specPath.
@@ -52,7 +55,11 @@ func ReadLock(path string) (*Lock, error) {
 	if l.Version != LockVersion {
 		return nil, fmt.Errorf("%s: lock version %d, this tbcompose writes version %d (run tbcompose build --update)", path, l.Version, LockVersion)
 	}
-	for _, p := range l.Packages {
+	pkgs := l.Packages
+	if l.Stub != nil {
+		pkgs = append(slices.Clip(pkgs), *l.Stub)
+	}
+	for _, p := range pkgs {
 		if p.Name == "" || p.Version == "" || len(p.SHA256) != 64 {
 			return nil, fmt.Errorf("%s: package entry %+v lacks a name, version or sha256 (run tbcompose build --update)", path, p)
 		}
@@ -65,7 +72,8 @@ func (l *Lock) Equal(o *Lock) bool {
 	if l == nil || o == nil {
 		return l == o
 	}
-	return l.Version == o.Version && l.Kernel == o.Kernel && slices.Equal(l.Packages, o.Packages)
+	sameStub := (l.Stub == nil) == (o.Stub == nil) && (l.Stub == nil || *l.Stub == *o.Stub)
+	return l.Version == o.Version && l.Kernel == o.Kernel && slices.Equal(l.Packages, o.Packages) && sameStub
 }
 
 // WriteLock writes l atomically.

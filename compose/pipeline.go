@@ -106,6 +106,13 @@ func (b *builder) resolveKernel() (*kernel.Kernel, error) {
 	r := &kernel.Resolver{CacheDir: b.opts.CacheDir, Log: b.log}
 	switch {
 	case s.Kernel.Package != "":
+		if !b.lockedKernelCached(r) {
+			a, err := b.archiveClient()
+			if err != nil {
+				return nil, fmt.Errorf("kernel.package %s: %w", s.Kernel.Package, err)
+			}
+			r.Archive = a
+		}
 		return r.Package(b.ctx, s.Kernel.Package, b.opts.Locked)
 	case len(s.Kernel.Deb) > 0:
 		var srcs []kernel.DebSource

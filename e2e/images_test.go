@@ -185,7 +185,12 @@ func exampleLock(t testing.TB) *compose.Lock {
 			kernelPin.err = err
 			return
 		}
-		r := &kernel.Resolver{CacheDir: cache}
+		a, err := compose.NewArchiveClient(nil, compose.Options{CacheDir: cache})
+		if err != nil {
+			kernelPin.err = err
+			return
+		}
+		r := &kernel.Resolver{CacheDir: cache, Archive: a}
 		k, err := r.Package(context.Background(), "linux-image-amd64", nil)
 		if err != nil {
 			kernelPin.err = err

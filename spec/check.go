@@ -54,6 +54,7 @@ func (c *checker) check() {
 	c.files()
 	c.persistent()
 	c.misc()
+	c.archive()
 }
 
 // kind of file system object a path must name.

@@ -143,14 +143,15 @@ func buildSpec(cmd *cobra.Command, path string, f buildFlags) (*compose.Result, 
 		Log:         slog.New(&stageHandler{w: stderr}),
 	}
 	if lock != nil {
-		opts.Locked = lock.Packages
+		opts.Locked, opts.LockedStub = lock.Packages, lock.Stub
 	}
+	opts.Update = f.update
 	res, err := compose.Build(ctx, s, opts)
 	if err != nil {
 		return nil, withCode(exitInvalid, fmt.Errorf("build %s: %w", path, err))
 	}
 	if s.Kernel.Package != "" && !f.locked {
-		fresh := &compose.Lock{Version: compose.LockVersion, Kernel: s.Kernel.Package, Packages: res.Packages}
+		fresh := &compose.Lock{Version: compose.LockVersion, Kernel: s.Kernel.Package, Packages: res.Packages, Stub: res.Stub}
 		if !fresh.Equal(lock) {
 			if err := compose.WriteLock(lockPath, fresh); err != nil {
 				return nil, withCode(exitInvalid, err)

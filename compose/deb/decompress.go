@@ -107,3 +107,21 @@ func (n *namedReader) Read(p []byte) (int, error) {
 }
 
 func (n *namedReader) Close() error { return n.rc.Close() }
+
+// OpenCompressed decompresses a file compressed as its name's suffix says
+// (.xz, .gz, .zst, .bz2, .lzma; any other name is read as it is), with the
+// decoders the .deb members use: an archive's Packages indexes come in the
+// same formats.
+func OpenCompressed(name string, sr *io.SectionReader) (io.ReadCloser, error) {
+	ext := ""
+	for _, e := range []string{".xz", ".gz", ".zst", ".bz2", ".lzma"} {
+		if strings.HasSuffix(name, e) {
+			ext = e
+		}
+	}
+	d, err := decompressorFor(".tar" + ext)
+	if err != nil {
+		return nil, err
+	}
+	return d(sr)
+}
