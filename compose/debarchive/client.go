@@ -192,7 +192,7 @@ func (c *Client) release(ctx context.Context, src Source, suite string) (*Releas
 		maxAge = DefaultMaxAge
 	}
 	now := c.now()
-	if p, stored, ok := c.Cache.Lookup(key); ok && !c.Update && now.Sub(time.Unix(stored, 0)) < maxAge {
+	if p, ok := c.fresh(key, now, maxAge); ok {
 		if b, err := os.ReadFile(p); err == nil {
 			if r, err := verifyRelease(b, keyring, now); err == nil && checkValid(r, now) == nil {
 				return r, nil
@@ -224,7 +224,40 @@ func (c *Client) release(ctx context.Context, src Source, suite string) (*Releas
 	if _, err := c.Cache.Store(key, func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
 		return nil, err
 	}
+	// When it was fetched is kept beside it by the client's clock, which
+	// is what freshness is judged by.
+	if _, err := c.Cache.Store(key+".fetched", func(w io.Writer) error {
+		_, err := io.WriteString(w, now.UTC().Format(time.RFC3339))
+		return err
+	}); err != nil {
+		return nil, err
+	}
 	return r, nil
+}
+
+// fresh returns the cached InRelease at key when it was fetched less than
+// maxAge before now and Update is not set.
+func (c *Client) fresh(key string, now time.Time, maxAge time.Duration) (string, bool) {
+	if c.Update {
+		return "", false
+	}
+	p, _, ok := c.Cache.Lookup(key)
+	if !ok {
+		return "", false
+	}
+	tp, _, ok := c.Cache.Lookup(key + ".fetched")
+	if !ok {
+		return "", false
+	}
+	b, err := os.ReadFile(tp)
+	if err != nil {
+		return "", false
+	}
+	fetched, err := time.Parse(time.RFC3339, strings.TrimSpace(string(b)))
+	if err != nil || now.Sub(fetched) >= maxAge || now.Before(fetched.Add(-time.Hour)) {
+		return "", false
+	}
+	return p, true
 }
 
 // checkValid refuses a Release past its Valid-Until: an attacker (or a

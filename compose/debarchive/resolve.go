@@ -1,6 +1,7 @@
 package debarchive
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -48,7 +49,7 @@ func compareVersions(a, b string) int {
 	vb, errB := version.Parse(b)
 	switch {
 	case errA == nil && errB == nil:
-		return version.Compare(va, vb)
+		return cmp.Compare(version.Compare(va, vb), 0)
 	case errA == nil:
 		return 1
 	case errB == nil:
@@ -182,11 +183,10 @@ func (c *Client) notFound(ctx context.Context, idxs []*index, name, arch, ver st
 		return e
 	}
 	e.Similar = similarNames(idxs, name, 5)
-	if len(e.Similar) > 0 {
-		return e
-	}
 	// Perhaps it is built for other architectures only. Those indexes are
-	// fetched only here, on the way to an error.
+	// fetched only here, on the way to an error, and only those of
+	// architectures the name mentions ("linux-image-arm64") unless no
+	// close name exists at all.
 	archs := map[string]bool{}
 	for _, src := range c.Sources {
 		for _, suite := range src.Suites {
@@ -195,7 +195,7 @@ func (c *Client) notFound(ctx context.Context, idxs []*index, name, arch, ver st
 				continue
 			}
 			for _, a := range rel.Architectures {
-				if a == arch || a == "all" || archs[a] {
+				if a == arch || a == "all" || archs[a] || (len(e.Similar) > 0 && !strings.Contains(name, a)) {
 					continue
 				}
 				for _, comp := range src.Components {
