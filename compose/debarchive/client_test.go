@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/tinyboot/tinyboot/internal/debtest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,20 +15,20 @@ import (
 
 // kernelSuites are two suites in the shape of Debian's: the release and
 // a security suite with a newer kernel.
-func kernelSuites() []fakeSuite {
-	return []fakeSuite{
-		{name: "stable", pkgs: []fakePkg{
-			{name: "linux-image-amd64", version: "6.1.158-1", arch: "amd64", depends: "linux-image-6.1.0-40-amd64 (= 6.1.158-1)"},
-			{name: "linux-image-6.1.0-40-amd64", version: "6.1.158-1", arch: "amd64", depends: "kmod, linux-base (>= 4.3~), initramfs-tools | linux-initramfs-tool"},
-			{name: "linux-image-arm64", version: "6.1.158-1", arch: "arm64"},
-			{name: "kmod", version: "30+20221128-1", arch: "amd64"},
-			{name: "systemd-boot-efi", version: "252.39-1~deb12u1", arch: "amd64"},
+func kernelSuites() []debtest.Suite {
+	return []debtest.Suite{
+		{Name: "stable", Pkgs: []debtest.Pkg{
+			{Name: "linux-image-amd64", Version: "6.1.158-1", Arch: "amd64", Depends: "linux-image-6.1.0-40-amd64 (= 6.1.158-1)"},
+			{Name: "linux-image-6.1.0-40-amd64", Version: "6.1.158-1", Arch: "amd64", Depends: "kmod, linux-base (>= 4.3~), initramfs-tools | linux-initramfs-tool"},
+			{Name: "linux-image-arm64", Version: "6.1.158-1", Arch: "arm64"},
+			{Name: "kmod", Version: "30+20221128-1", Arch: "amd64"},
+			{Name: "systemd-boot-efi", Version: "252.39-1~deb12u1", Arch: "amd64"},
 		}},
-		{name: "stable-security", validUntil: testNow.Add(7 * 24 * time.Hour), pkgs: []fakePkg{
-			{name: "linux-image-amd64", version: "6.1.192-3", arch: "amd64", depends: "linux-image-6.1.0-57-amd64 (= 6.1.192-3)"},
-			{name: "linux-image-6.1.0-57-amd64", version: "6.1.192-3", arch: "amd64", depends: "kmod"},
+		{Name: "stable-security", ValidUntil: debtest.Now.Add(7 * 24 * time.Hour), Pkgs: []debtest.Pkg{
+			{Name: "linux-image-amd64", Version: "6.1.192-3", Arch: "amd64", Depends: "linux-image-6.1.0-57-amd64 (= 6.1.192-3)"},
+			{Name: "linux-image-6.1.0-57-amd64", Version: "6.1.192-3", Arch: "amd64", Depends: "kmod"},
 			// Older than stable's: newest wins whatever the suite order.
-			{name: "systemd-boot-efi", version: "252.38-1~deb12u1", arch: "amd64"},
+			{Name: "systemd-boot-efi", Version: "252.38-1~deb12u1", Arch: "amd64"},
 		}},
 	}
 }
@@ -45,11 +46,11 @@ func names(pkgs []*Package) []string {
 // TestResolveAcrossSuites resolves the newest version over two suites,
 // follows the meta package's Depends, and downloads the .debs.
 func TestResolveAcrossSuites(t *testing.T) {
-	a := newFakeArchive(t, kernelSuites()...)
+	a := debtest.NewArchive(t, kernelSuites()...)
 	ctx := context.Background()
 	for _, order := range [][]string{{"stable", "stable-security"}, {"stable-security", "stable"}} {
 		t.Run(strings.Join(order, ","), func(t *testing.T) {
-			c := a.client(t.TempDir(), order...)
+			c := client(a, t.TempDir(), order...)
 			pkgs, err := c.Resolve(ctx, "linux-image-amd64", "amd64", isLinuxImage)
 			if err != nil {
 				t.Fatal(err)
@@ -68,7 +69,7 @@ func TestResolveAcrossSuites(t *testing.T) {
 					t.Fatal(err)
 				}
 				got, _ := os.ReadFile(path)
-				if !bytes.Equal(got, a.get(p.Filename)) {
+				if !bytes.Equal(got, a.Get(p.Filename)) {
 					t.Errorf("%s: downloaded %q", p.Name, got)
 				}
 			}
@@ -104,13 +105,13 @@ func TestCompareVersions(t *testing.T) {
 // TestNewestInOneSuite checks ordering within one index, where a naive
 // string comparison would pick 6.1.9.
 func TestNewestInOneSuite(t *testing.T) {
-	a := newFakeArchive(t, fakeSuite{name: "s", pkgs: []fakePkg{
-		{name: "k", version: "6.1.9-1", arch: "amd64"},
-		{name: "k", version: "6.1.10-1", arch: "amd64"},
-		{name: "k", version: "6.1.10-1~bpo1", arch: "amd64"},
-		{name: "k", version: "6.1.10-1", arch: "arm64"},
+	a := debtest.NewArchive(t, debtest.Suite{Name: "s", Pkgs: []debtest.Pkg{
+		{Name: "k", Version: "6.1.9-1", Arch: "amd64"},
+		{Name: "k", Version: "6.1.10-1", Arch: "amd64"},
+		{Name: "k", Version: "6.1.10-1~bpo1", Arch: "amd64"},
+		{Name: "k", Version: "6.1.10-1", Arch: "arm64"},
 	}})
-	c := a.client(t.TempDir(), "s")
+	c := client(a, t.TempDir(), "s")
 	p, err := c.Find(context.Background(), "k", "amd64", "")
 	if err != nil || p.Version != "6.1.10-1" || p.Architecture != "amd64" {
 		t.Fatalf("Find = %+v, %v; want 6.1.10-1 amd64", p, err)
@@ -130,58 +131,58 @@ func TestErrors(t *testing.T) {
 		name string
 		// setup changes the archive or the client; it returns the package
 		// to resolve.
-		setup func(t *testing.T, a *fakeArchive, c *Client) string
+		setup func(t *testing.T, a *debtest.Archive, c *Client) string
 		want  []string
 		// clean lists cache directories that must stay empty.
 		clean []string
 	}{
-		{"mirror 404", func(t *testing.T, a *fakeArchive, c *Client) string {
-			c.Sources[0].URL = a.srv.URL + "/elsewhere"
+		{"mirror 404", func(t *testing.T, a *debtest.Archive, c *Client) string {
+			c.Sources[0].URL = a.Server.URL + "/elsewhere"
 			return "linux-image-amd64"
 		}, []string{"/elsewhere suite stable (from test)", "404", "check the URL and the suite"}, []string{"dists", "indexes"}},
-		{"mirror unreachable", func(t *testing.T, a *fakeArchive, c *Client) string {
+		{"mirror unreachable", func(t *testing.T, a *debtest.Archive, c *Client) string {
 			c.Sources[0].URL = "http://127.0.0.1:1/debian"
 			return "linux-image-amd64"
 		}, []string{"archive http://127.0.0.1:1/debian suite stable", "reachable", "network"}, []string{"dists", "indexes"}},
-		{"unknown signer", func(t *testing.T, a *fakeArchive, c *Client) string {
-			c.Keyring = openpgpList(newKey(t, "someone else"))
+		{"unknown signer", func(t *testing.T, a *debtest.Archive, c *Client) string {
+			c.Keyring = openpgpList(debtest.NewKey(t, "someone else"))
 			return "linux-image-amd64"
 		}, []string{"suite stable", "signed by none of the trusted keys", "keyring", "nothing was cached"}, []string{"dists", "indexes"}},
-		{"tampered signed line", func(t *testing.T, a *fakeArchive, c *Client) string {
-			ir := a.get("dists/stable/InRelease")
-			a.set("dists/stable/InRelease", bytes.Replace(ir, []byte("Codename: stable"), []byte("Codename: stablf"), 1))
+		{"tampered signed line", func(t *testing.T, a *debtest.Archive, c *Client) string {
+			ir := a.Get("dists/stable/InRelease")
+			a.Set("dists/stable/InRelease", bytes.Replace(ir, []byte("Codename: stable"), []byte("Codename: stablf"), 1))
 			return "linux-image-amd64"
 		}, []string{"suite stable", "does not verify", "nothing was cached"}, []string{"dists", "indexes"}},
-		{"not signed", func(t *testing.T, a *fakeArchive, c *Client) string {
-			a.set("dists/stable/InRelease", []byte("Suite: stable\nSHA256:\n"))
+		{"not signed", func(t *testing.T, a *debtest.Archive, c *Client) string {
+			a.Set("dists/stable/InRelease", []byte("Suite: stable\nSHA256:\n"))
 			return "linux-image-amd64"
 		}, []string{"suite stable", "not a clearsigned OpenPGP message"}, []string{"dists", "indexes"}},
-		{"expired Valid-Until", func(t *testing.T, a *fakeArchive, c *Client) string {
-			c.Now = func() time.Time { return testNow.Add(8 * 24 * time.Hour) }
+		{"expired Valid-Until", func(t *testing.T, a *debtest.Archive, c *Client) string {
+			c.Now = func() time.Time { return debtest.Now.Add(8 * 24 * time.Hour) }
 			c.Sources[0].Suites = []string{"stable-security"}
 			return "linux-image-amd64"
 		}, []string{"suite stable-security", "expired", "Valid-Until"}, []string{"dists", "indexes"}},
-		{"index hash mismatch", func(t *testing.T, a *fakeArchive, c *Client) string {
+		{"index hash mismatch", func(t *testing.T, a *debtest.Archive, c *Client) string {
 			p := "dists/stable/main/binary-amd64/Packages.gz"
-			a.set(p, gz(t, []byte("Package: evil\nVersion: 1\nFilename: pool/e.deb\nSHA256: "+strings.Repeat("0", 64)+"\n")))
+			a.Set(p, debtest.Gzip(t, []byte("Package: evil\nVersion: 1\nFilename: pool/e.deb\nSHA256: "+strings.Repeat("0", 64)+"\n")))
 			return "linux-image-amd64"
 		}, []string{"suite stable", "main/binary-amd64/Packages.gz", "differs from the InRelease", "nothing was cached"}, []string{"indexes"}},
-		{"deb sha256 mismatch", func(t *testing.T, a *fakeArchive, c *Client) string {
-			a.set("pool/main/l/linux-image-amd64/linux-image-amd64_6.1.158-1_amd64.deb", []byte("deb of linux-image-amd64 6.1.158-X"))
+		{"deb sha256 mismatch", func(t *testing.T, a *debtest.Archive, c *Client) string {
+			a.Set("pool/main/l/linux-image-amd64/linux-image-amd64_6.1.158-1_amd64.deb", []byte("deb of linux-image-amd64 6.1.158-X"))
 			return "linux-image-amd64"
 		}, []string{"linux-image-amd64 6.1.158-1", "sha256", "nothing was cached"}, []string{"debs"}},
-		{"no such package", func(t *testing.T, a *fakeArchive, c *Client) string {
+		{"no such package", func(t *testing.T, a *debtest.Archive, c *Client) string {
 			return "linux-image-amd46"
 		}, []string{"package linux-image-amd46 is not in the archive for amd64", "did you mean linux-image-amd64"}, []string{"debs"}},
-		{"not for this architecture", func(t *testing.T, a *fakeArchive, c *Client) string {
+		{"not for this architecture", func(t *testing.T, a *debtest.Archive, c *Client) string {
 			return "linux-image-arm64"
 		}, []string{"package linux-image-arm64", "exists for arm64 only"}, []string{"debs"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := newFakeArchive(t, kernelSuites()...)
+			a := debtest.NewArchive(t, kernelSuites()...)
 			cache := t.TempDir()
-			c := a.client(cache, "stable")
+			c := client(a, cache, "stable")
 			name := tt.setup(t, a, c)
 			pkgs, err := c.Resolve(ctx, name, "amd64", isLinuxImage)
 			for _, p := range pkgs {
@@ -230,10 +231,10 @@ func TestBadInputOutsideTheArchive(t *testing.T) {
 // TestLocked checks the two locked cases: with the .debs cached not one
 // request is made; with an empty cache only the pinned pool paths are.
 func TestLocked(t *testing.T) {
-	a := newFakeArchive(t, kernelSuites()...)
+	a := debtest.NewArchive(t, kernelSuites()...)
 	ctx := context.Background()
 	cache := t.TempDir()
-	pkgs, err := a.client(cache, "stable", "stable-security").Resolve(ctx, "linux-image-amd64", "amd64", isLinuxImage)
+	pkgs, err := client(a, cache, "stable", "stable-security").Resolve(ctx, "linux-image-amd64", "amd64", isLinuxImage)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,27 +244,27 @@ func TestLocked(t *testing.T) {
 		pins = append(pins, PinOf(p))
 		pool = append(pool, "/debian/"+p.Filename)
 	}
-	a.requests()
+	a.Requests()
 
-	empty := a.client(t.TempDir(), "stable", "stable-security")
+	empty := client(a, t.TempDir(), "stable", "stable-security")
 	for _, pin := range pins {
 		if _, err := empty.Download(ctx, pin); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if got := a.requests(); !slices.Equal(got, pool) {
+	if got := a.Requests(); !slices.Equal(got, pool) {
 		t.Errorf("locked build with an empty cache requested %v, want only %v", got, pool)
 	}
 
 	// A new client (a later build) over the cache the download filled.
-	warm := a.client(empty.Cache.(DirCache).Root, "stable", "stable-security")
-	a.requests()
+	warm := client(a, empty.Cache.(DirCache).Root, "stable", "stable-security")
+	a.Requests()
 	for _, pin := range pins {
 		if _, err := warm.Download(ctx, pin); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if got := a.requests(); len(got) != 0 {
+	if got := a.Requests(); len(got) != 0 {
 		t.Errorf("locked build with the .debs cached requested %v, want nothing", got)
 	}
 }
@@ -271,12 +272,12 @@ func TestLocked(t *testing.T) {
 // TestPinnedVersionGone checks the error when the archive dropped a
 // pinned version, as Debian does with superseded security updates.
 func TestPinnedVersionGone(t *testing.T) {
-	a := newFakeArchive(t, kernelSuites()...)
+	a := debtest.NewArchive(t, kernelSuites()...)
 	pin := Pin{Name: "linux-image-6.1.0-41-amd64", Version: "6.1.162-1", Architecture: "amd64",
 		Filename: "pool/main/l/linux-image-6.1.0-41-amd64/linux-image-6.1.0-41-amd64_6.1.162-1_amd64.deb", SHA256: strings.Repeat("ab", 32),
-		From: Origin{URL: a.url(), Suite: "stable-security", Component: "main"}}
+		From: Origin{URL: a.URL(), Suite: "stable-security", Component: "main"}}
 	cache := t.TempDir()
-	_, err := a.client(cache, "stable").Download(context.Background(), pin)
+	_, err := client(a, cache, "stable").Download(context.Background(), pin)
 	var gone *GoneError
 	if !errors.As(err, &gone) {
 		t.Fatalf("err = %v, want a GoneError", err)
@@ -295,7 +296,7 @@ func TestPinnedVersionGone(t *testing.T) {
 // day later only InRelease is asked for (the indexes are unchanged, so
 // their hashes are), and that Update always asks.
 func TestIndexReuse(t *testing.T) {
-	a := newFakeArchive(t, kernelSuites()...)
+	a := debtest.NewArchive(t, kernelSuites()...)
 	ctx := context.Background()
 	cache := t.TempDir()
 	resolve := func(c *Client) []string {
@@ -303,21 +304,21 @@ func TestIndexReuse(t *testing.T) {
 		if _, err := c.Resolve(ctx, "linux-image-amd64", "amd64", isLinuxImage); err != nil {
 			t.Fatal(err)
 		}
-		return a.requests()
+		return a.Requests()
 	}
-	first := resolve(a.client(cache, "stable"))
+	first := resolve(client(a, cache, "stable"))
 	if !slices.Equal(first, []string{"/debian/dists/stable/InRelease", "/debian/dists/stable/main/binary-amd64/Packages.gz"}) {
 		t.Errorf("cold resolve requested %v", first)
 	}
-	if got := resolve(a.client(cache, "stable")); len(got) != 0 {
+	if got := resolve(client(a, cache, "stable")); len(got) != 0 {
 		t.Errorf("warm resolve requested %v, want nothing", got)
 	}
-	later := a.client(cache, "stable")
-	later.Now = func() time.Time { return testNow.Add(25 * time.Hour) }
+	later := client(a, cache, "stable")
+	later.Now = func() time.Time { return debtest.Now.Add(25 * time.Hour) }
 	if got := resolve(later); !slices.Equal(got, []string{"/debian/dists/stable/InRelease"}) {
 		t.Errorf("a day later requested %v, want only InRelease", got)
 	}
-	upd := a.client(cache, "stable")
+	upd := client(a, cache, "stable")
 	upd.Update = true
 	if got := resolve(upd); !slices.Equal(got, []string{"/debian/dists/stable/InRelease"}) {
 		t.Errorf("Update requested %v, want only InRelease", got)
