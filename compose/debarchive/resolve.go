@@ -1,7 +1,6 @@
 package debarchive
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -49,7 +48,14 @@ func compareVersions(a, b string) int {
 	vb, errB := version.Parse(b)
 	switch {
 	case errA == nil && errB == nil:
-		return cmp.Compare(version.Compare(va, vb), 0)
+		// version.Compare returns a difference, not just its sign.
+		switch c := version.Compare(va, vb); {
+		case c < 0:
+			return -1
+		case c > 0:
+			return 1
+		}
+		return 0
 	case errA == nil:
 		return 1
 	case errB == nil:
