@@ -90,7 +90,7 @@ func parsePackages(r io.Reader, from Origin, emit func(*Package)) error {
 			return nil
 		}
 		if cur.Name == "" || cur.Version == "" || cur.Filename == "" || len(cur.SHA256) != 64 {
-			return fmt.Errorf("Packages line %d: paragraph of %q lacks Package, Version, Filename or SHA256", line, cur.Name)
+			return fmt.Errorf("index line %d: paragraph of %q lacks Package, Version, Filename or SHA256", line, cur.Name)
 		}
 		emit(cur)
 		cur, last = nil, nil
@@ -108,7 +108,7 @@ func parsePackages(r io.Reader, from Origin, emit func(*Package)) error {
 			continue
 		}
 		if err != nil && err != io.EOF {
-			return fmt.Errorf("Packages: %w", err)
+			return fmt.Errorf("index: %w", err)
 		}
 		if len(b) > 0 {
 			line++
@@ -126,7 +126,7 @@ func parsePackages(r io.Reader, from Origin, emit func(*Package)) error {
 		default:
 			k, v, ok := strings.Cut(s, ":")
 			if !ok {
-				return fmt.Errorf("Packages line %d: not a field: %.40q", line, s)
+				return fmt.Errorf("index line %d: not a field: %.40q", line, s)
 			}
 			if cur == nil {
 				cur = &Package{From: from}
