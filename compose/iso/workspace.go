@@ -11,8 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // maxFileSize is the largest file a single ISO9660 extent can hold;
@@ -206,7 +204,7 @@ func splitComponents(p string) []string {
 // entries that land on the same ISO path an error rather than a silent
 // overwrite.
 func copyFile(ctx context.Context, src, dst string, mode fs.FileMode) error {
-	in, err := os.OpenFile(src, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+	in, err := os.OpenFile(src, os.O_RDONLY|openNoFollow, 0)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", src, err)
 	}
@@ -285,11 +283,10 @@ func normaliseTree(ws string, t time.Time) error {
 	if err != nil {
 		return fmt.Errorf("normalise workspace: %w", err)
 	}
-	ts := unix.NsecToTimespec(t.UnixNano())
 	// Children before parents is not needed: utimensat does not touch the
 	// parent's mtime.
 	for _, p := range paths {
-		if err := unix.UtimesNanoAt(unix.AT_FDCWD, p, []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		if err := setTimesNoFollow(p, t); err != nil {
 			return fmt.Errorf("set times on %s: %w", p, err)
 		}
 	}
