@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/tinyboot/tinyboot/compose/deb"
+	"github.com/tinyboot/tinyboot/internal/editdist"
 	"pault.ag/go/debian/version"
 )
 
@@ -240,7 +241,10 @@ func similarNames(idxs []*index, name string, n int) []string {
 				continue
 			}
 			seen[other] = true
-			if d := editDistance(name, other, limit); d <= limit {
+			if d := len(name) - len(other); d > limit || -d > limit {
+				continue // cheaply too far apart
+			}
+			if d := editdist.Levenshtein(name, other); d <= limit {
 				cands = append(cands, cand{other, d})
 			}
 		}
@@ -256,36 +260,6 @@ func similarNames(idxs []*index, name string, n int) []string {
 		out = append(out, cands[i].name)
 	}
 	return out
-}
-
-// editDistance is the Levenshtein distance of a and b, or limit+1 once it
-// is sure to exceed limit.
-func editDistance(a, b string, limit int) int {
-	if d := len(a) - len(b); d > limit || -d > limit {
-		return limit + 1
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		rowMin := cur[0]
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			rowMin = min(rowMin, cur[j])
-		}
-		if rowMin > limit {
-			return limit + 1
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // IsNotFound says whether err is a NotFoundError.

@@ -3,6 +3,7 @@ package kmod
 import (
 	"errors"
 	"fmt"
+	"github.com/tinyboot/tinyboot/internal/editdist"
 	"path"
 	"slices"
 	"sort"
@@ -190,7 +191,7 @@ func (x *Index) suggest(name string) []string {
 		if abs(len(m)-len(n)) > limit {
 			return
 		}
-		if d := editDistance(n, m); d <= limit {
+		if d := editdist.Levenshtein(n, m); d <= limit {
 			cands = append(cands, cand{m, d})
 		}
 	}
@@ -214,27 +215,6 @@ func (x *Index) suggest(name string) []string {
 		out = append(out, c.name)
 	}
 	return out
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 func abs(n int) int {
