@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"archive/tar"
 	"context"
 	"errors"
 	"fmt"
@@ -75,42 +76,31 @@ func (r *Resolver) IsStubCached(p Package) bool {
 // extractMember copies one regular file of a .deb's data.tar to dst,
 // atomically.
 func extractMember(debPath, member, dst string) error {
-	pkg, f, err := openDeb(debPath)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	tr, closer, err := pkg.Data()
-	if err != nil {
-		return err
-	}
-	defer closer.Close()
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return fmt.Errorf("the package has no %s", member)
-		}
-		if err != nil {
-			return fmt.Errorf("data.tar: %w", err)
-		}
+	found := false
+	err := walkData(debPath, func(h *tar.Header, r io.Reader) (bool, error) {
 		if strings.TrimPrefix(path.Clean("/"+h.Name), "/") != member {
-			continue
+			return false, nil
 		}
+		found = true
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return err
+			return true, err
 		}
 		tmp, err := os.CreateTemp(filepath.Dir(dst), ".stub-*")
 		if err != nil {
-			return err
+			return true, err
 		}
 		defer os.Remove(tmp.Name())
-		if _, err := io.Copy(tmp, tr); err != nil {
+		if _, err := io.Copy(tmp, r); err != nil {
 			tmp.Close()
-			return err
+			return true, err
 		}
 		if err := tmp.Close(); err != nil {
-			return err
+			return true, err
 		}
-		return os.Rename(tmp.Name(), dst)
+		return true, os.Rename(tmp.Name(), dst)
+	})
+	if err == nil && !found {
+		return fmt.Errorf("the package has no %s", member)
 	}
+	return err
 }
