@@ -3,6 +3,7 @@ package compose
 import (
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -34,6 +35,15 @@ type Options struct {
 	// ZoneinfoSHA256 pins the zone database a timezone ships; empty takes
 	// the lock's pin, if any, else the toolchain's database as it is.
 	ZoneinfoSHA256 string
+	// Update asks the package archives for their current indexes, however
+	// recent the cached ones are (build --update sets it).
+	Update bool
+	// HostSourcesDir is where the host's package sources are read when the
+	// spec has no archive entry; default debarchive.HostSourcesDir.
+	HostSourcesDir string
+	// HTTPClient talks to the package archives; nil means one with
+	// timeouts.
+	HTTPClient *http.Client
 	// Log gets one line per stage.
 	Log *slog.Logger
 }

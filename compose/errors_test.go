@@ -16,6 +16,10 @@ import (
 	"github.com/tinyboot/tinyboot/spec"
 )
 
+// hostStub is systemd's UEFI stub as the test machine's systemd-boot-efi
+// installs it; the fixture uses it so that no build reaches an archive.
+const hostStub = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub"
+
 // errFixture is a spec over a synthetic kernel (any bytes for vmlinuz, an
 // empty module tree: missing base modules are skipped) with a static app
 // and agent, built straight through Build so that inputs the spec
@@ -31,8 +35,8 @@ type errFixture struct {
 
 func newErrFixture(t *testing.T) *errFixture {
 	t.Helper()
-	if _, err := os.Stat(DefaultStub); err != nil {
-		t.Skipf("%s is missing (apt-get install systemd-boot-efi)", DefaultStub)
+	if _, err := os.Stat(hostStub); err != nil {
+		t.Skipf("%s is missing (apt-get install systemd-boot-efi)", hostStub)
 	}
 	f := &errFixture{t: t, dir: t.TempDir()}
 	f.write("kernel/vmlinuz", []byte("not really a kernel"))
@@ -45,7 +49,7 @@ func newErrFixture(t *testing.T) *errFixture {
 	f.write("out/hello.iso", []byte("the previous image"))
 	f.spec = &spec.Spec{
 		Name:    "hello",
-		Kernel:  spec.Kernel{Vmlinuz: "./kernel/vmlinuz", ModulesDir: "./kernel/6.1.0-test"},
+		Kernel:  spec.Kernel{Vmlinuz: "./kernel/vmlinuz", ModulesDir: "./kernel/6.1.0-test", Stub: hostStub},
 		App:     spec.App{Binary: "./app"},
 		Files:   []spec.File{{Src: "./www", Dst: "/www"}},
 		CACerts: "none",

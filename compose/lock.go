@@ -32,6 +32,9 @@ type Lock struct {
 	// Zoneinfo is the sha256 of the zone database (the Go toolchain's
 	// lib/time/zoneinfo.zip) shipped for the spec's timezone.
 	Zoneinfo string `json:"zoneinfo_sha256,omitempty"`
+	// Stub is the systemd-boot-efi package the default UEFI stub came
+	// from; absent when the spec sets kernel.stub.
+	Stub *kernel.Package `json:"stub,omitempty"`
 }
 
 // LockPath is the lock file of the spec at specPath.
@@ -57,7 +60,11 @@ func ReadLock(path string) (*Lock, error) {
 	if l.Version != LockVersion {
 		return nil, fmt.Errorf("%s: lock version %d, this tbcompose writes version %d (run tbcompose build --update)", path, l.Version, LockVersion)
 	}
-	for _, p := range l.Packages {
+	pkgs := l.Packages
+	if l.Stub != nil {
+		pkgs = append(slices.Clip(pkgs), *l.Stub)
+	}
+	for _, p := range pkgs {
 		if p.Name == "" || p.Version == "" || len(p.SHA256) != 64 {
 			return nil, fmt.Errorf("%s: package entry %+v lacks a name, version or sha256 (run tbcompose build --update)", path, p)
 		}
@@ -70,7 +77,8 @@ func (l *Lock) Equal(o *Lock) bool {
 	if l == nil || o == nil {
 		return l == o
 	}
-	return l.Version == o.Version && l.Kernel == o.Kernel && slices.Equal(l.Packages, o.Packages) && l.Zoneinfo == o.Zoneinfo
+	sameStub := (l.Stub == nil) == (o.Stub == nil) && (l.Stub == nil || *l.Stub == *o.Stub)
+	return l.Version == o.Version && l.Kernel == o.Kernel && slices.Equal(l.Packages, o.Packages) && l.Zoneinfo == o.Zoneinfo && sameStub
 }
 
 // WriteLock writes l atomically.

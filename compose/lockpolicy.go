@@ -58,12 +58,12 @@ func lockPins(r *spec.Resolved, o LockOptions) ([]kernel.Package, *Lock, error) 
 
 // writeLock records what kernel.package resolved to, unless the policy
 // forbids it or nothing changed; it returns the path written, or "".
-func writeLock(r *spec.Resolved, o LockOptions, read *Lock, resolved []kernel.Package, zoneinfo string) (string, error) {
+func writeLock(r *spec.Resolved, o LockOptions, read *Lock, resolved []kernel.Package, stub *kernel.Package, zoneinfo string) (string, error) {
 	pkg := r.Spec().Kernel.Package
 	if o.Path == "" || pkg == "" || o.Mode == LockFrozen {
 		return "", nil
 	}
-	fresh := &Lock{Version: LockVersion, Kernel: pkg, Packages: resolved, Zoneinfo: zoneinfo}
+	fresh := &Lock{Version: LockVersion, Kernel: pkg, Packages: resolved, Stub: stub, Zoneinfo: zoneinfo}
 	if fresh.Equal(read) {
 		return "", nil
 	}
@@ -71,4 +71,12 @@ func writeLock(r *spec.Resolved, o LockOptions, read *Lock, resolved []kernel.Pa
 		return "", err
 	}
 	return o.Path, nil
+}
+
+// stubPin is the UEFI stub package the lock read pins, if any.
+func stubPin(read *Lock) *kernel.Package {
+	if read == nil {
+		return nil
+	}
+	return read.Stub
 }

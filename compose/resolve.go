@@ -13,13 +13,6 @@ import (
 	"github.com/tinyboot/tinyboot/spec"
 )
 
-// DefaultStub is systemd's UEFI stub as Debian and Ubuntu install it.
-const DefaultStub = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub"
-
-// stubPackages names, per distribution, what provides the stub, for the
-// error a user sees when it is missing.
-const stubPackages = "systemd-boot-efi on Debian/Ubuntu (apt-get install systemd-boot-efi), systemd-boot on Fedora/Arch"
-
 // caBundles are where distributions keep the system's PEM bundle.
 var caBundles = []string{
 	"/etc/ssl/certs/ca-certificates.crt", // Debian, Ubuntu, Alpine, Arch
@@ -42,14 +35,15 @@ func Plan(ctx context.Context, r *spec.Resolved, opts Options) (*plan.Plan, erro
 	if opts.ZoneinfoSHA256 == "" && read != nil {
 		opts.ZoneinfoSHA256 = read.Zoneinfo
 	}
-	return resolve(ctx, r, opts, pins, cache.Open(opts.CacheDir), assemble.NewStages(ctx, opts.Log))
+	return resolve(ctx, r, opts, pins, stubPin(read), cache.Open(opts.CacheDir), assemble.NewStages(ctx, opts.Log))
 }
 
 // resolve is the resolving step: the kernel and its modules are found (the
 // "kernel" and "modules" stages), every host path is made absolute and
 // every input named by the spec field it came from.
-func resolve(ctx context.Context, r *spec.Resolved, opts Options, pins []kernel.Package, store *cache.Cache, st *assemble.Stages) (*plan.Plan, error) {
+func resolve(ctx context.Context, r *spec.Resolved, opts Options, pins []kernel.Package, stubPin *kernel.Package, store *cache.Cache, st *assemble.Stages) (*plan.Plan, error) {
 	s := r.Spec()
+	arc := &archives{s: s, opts: opts}
 	out := opts.Output
 	if out == "" {
 		out = r.Output()
@@ -62,7 +56,7 @@ func resolve(ctx context.Context, r *spec.Resolved, opts Options, pins []kernel.
 	var k *kernel.Kernel
 	if err := st.Run("kernel", func() (bool, error) {
 		var err error
-		k, err = resolveKernel(ctx, r, opts, pins, store)
+		k, err = resolveKernel(ctx, r, opts, pins, store, arc)
 		return false, err
 	}); err != nil {
 		return nil, err
@@ -80,6 +74,10 @@ func resolve(ctx context.Context, r *spec.Resolved, opts Options, pins []kernel.
 	if err != nil {
 		return nil, err
 	}
+	stub, stubPkg, err := stubInput(ctx, r, opts, stubPin, store, arc)
+	if err != nil {
+		return nil, err
+	}
 	bakedMods := bakedModules(mods)
 	p := &plan.Plan{
 		Name:        s.Name,
@@ -89,7 +87,8 @@ func resolve(ctx context.Context, r *spec.Resolved, opts Options, pins []kernel.
 		Modules:     mods,
 		App:         plan.App{ImagePath: AppPath(s.Name)},
 		Agent:       plan.Agent{Prebuilt: opts.AgentPath},
-		Stub:        stubInput(r),
+		Stub:        stub,
+		StubPackage: stubPkg,
 		CACerts:     ca,
 		Config:      Bake(r, k.Version, bakedMods),
 		Cmdline:     Cmdline(s.Kernel.Cmdline),
@@ -127,11 +126,19 @@ func resolve(ctx context.Context, r *spec.Resolved, opts Options, pins []kernel.
 	return p, nil
 }
 
-func resolveKernel(ctx context.Context, r *spec.Resolved, opts Options, pins []kernel.Package, store *cache.Cache) (*kernel.Kernel, error) {
+func resolveKernel(ctx context.Context, r *spec.Resolved, opts Options, pins []kernel.Package, store *cache.Cache, arc *archives) (*kernel.Kernel, error) {
 	s := r.Spec()
 	res := &kernel.Resolver{CacheDir: opts.CacheDir, Cache: store, Log: opts.Log}
 	switch {
 	case s.Kernel.Package != "":
+		// A locked kernel already unpacked needs no archive (nor sources).
+		if len(pins) == 0 || !res.IsCached(pins) {
+			a, err := arc.get()
+			if err != nil {
+				return nil, fmt.Errorf("kernel.package %s: %w", s.Kernel.Package, err)
+			}
+			res.Archive = a
+		}
 		return res.Package(ctx, s.Kernel.Package, pins)
 	case len(s.Kernel.Deb) > 0:
 		var srcs []kernel.DebSource
@@ -145,25 +152,6 @@ func resolveKernel(ctx context.Context, r *spec.Resolved, opts Options, pins []k
 		return res.Debs(ctx, srcs)
 	default:
 		return kernel.FromDir(s.Resolve(s.Kernel.Vmlinuz), s.Resolve(s.Kernel.ModulesDir))
-	}
-}
-
-// stubInput is the UEFI stub. Errors name the spec field when the user
-// chose the stub, and the package that provides it when we did.
-func stubInput(r *spec.Resolved) plan.Input {
-	s := r.Spec()
-	if s.Kernel.Stub != "" {
-		return plan.Input{
-			Path:   s.Resolve(s.Kernel.Stub),
-			Origin: "kernel.stub " + s.Kernel.Stub,
-			Fix:    "point kernel.stub at a systemd UEFI stub such as " + DefaultStub,
-		}
-	}
-	return plan.Input{
-		Path:    DefaultStub,
-		Origin:  "UEFI stub " + DefaultStub + " (the default; kernel.stub is not set)",
-		Fix:     "reinstall " + stubPackages + ", or set kernel.stub",
-		Missing: fmt.Sprintf("UEFI stub %s not found: install %s, or set kernel.stub", DefaultStub, stubPackages),
 	}
 }
 

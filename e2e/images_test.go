@@ -182,7 +182,12 @@ func exampleLock(t testing.TB) *compose.Lock {
 	t.Helper()
 	kernelPin.once.Do(func() {
 		name := testcache.Kernel()
-		r := &kernel.Resolver{CacheDir: testcache.Dir()}
+		a, err := compose.NewArchiveClient(nil, compose.Options{CacheDir: testcache.Dir()})
+		if err != nil {
+			kernelPin.err = err
+			return
+		}
+		r := &kernel.Resolver{CacheDir: testcache.Dir(), Archive: a}
 		k, err := r.Package(context.Background(), name, nil)
 		if err != nil {
 			kernelPin.err = err

@@ -52,6 +52,7 @@ func (c *checker) check() {
 	c.misc()
 	c.runtime()
 	c.secureBoot()
+	c.archive()
 }
 
 // kind of file system object a path must name.

@@ -204,6 +204,13 @@ ca_certs: ./nope.pem
 		{"binary script", head + "app: {binary: ./app-script}\n", []string{"3:15: app.binary: ./app-script is not an ELF executable"}},
 		{"deb without .deb suffix", "name: a\nkernel: {deb: [./vmlinuz]}\napp: {go: ./hello}\n", []string{"2:16: warning: kernel.deb[0]: ./vmlinuz does not end in .deb"}},
 
+		// Package archives.
+		{"archive entries", head + "app: {go: ./hello}\narchive:\n  - {url: mirror/debian, suites: [stable]}\n  - {url: http://mirror.example/debian, suites: []}\n  - {url: http://mirror.example/debian, suites: [stable], keyring: ./vmlinuz}\n", []string{
+			`5:11: archive[0].url: invalid value "mirror/debian"`,
+			"6:49: archive[1].suites: must not be empty",
+			"7:68: archive[2].keyring: ./vmlinuz is not an OpenPGP keyring",
+		}},
+
 		// ISO destinations.
 		{"dst problems", head + `app: {go: ./hello}
 files:

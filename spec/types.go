@@ -49,6 +49,9 @@ type Spec struct {
 	Sysctl   map[string]string `yaml:"sysctl,omitempty" json:"sysctl,omitempty"`
 	// SecureBoot, when set, signs the UKI for UEFI Secure Boot.
 	SecureBoot *SecureBoot `yaml:"secure_boot,omitempty" json:"secure_boot,omitempty"`
+	// Archive lists the package archives kernel.package and the UEFI stub
+	// come from; empty means the Debian sources configured on the host.
+	Archive []ArchiveSource `yaml:"archive,omitempty" json:"archive,omitempty"`
 
 	// Path is the file the spec was loaded from ("" when loaded from
 	// memory). Dir is the directory relative paths are resolved against.
@@ -58,8 +61,8 @@ type Spec struct {
 
 // Kernel selects the kernel: exactly one of Package, Deb or Vmlinuz.
 type Kernel struct {
-	// Package is a Debian/Ubuntu kernel package name, fetched with
-	// apt-get download (a meta package such as linux-image-amd64 is
+	// Package is a Debian/Ubuntu kernel package name, fetched from the
+	// spec's archive (a meta package such as linux-image-amd64 is
 	// followed to the packages holding vmlinuz and the modules).
 	Package string `yaml:"package,omitempty" json:"package,omitempty"`
 	// Deb lists local .deb files or downloadable ones pinned by sha256.
@@ -69,8 +72,23 @@ type Kernel struct {
 	ModulesDir string `yaml:"modules_dir,omitempty" json:"modules_dir,omitempty"`
 	// Cmdline holds extra kernel command-line words.
 	Cmdline []string `yaml:"cmdline,omitempty" json:"cmdline,omitempty"`
-	// Stub overrides the UEFI stub (default: systemd's linuxx64.efi.stub).
+	// Stub overrides the UEFI stub (default: systemd's linuxx64.efi.stub
+	// from the archive's systemd-boot-efi).
 	Stub string `yaml:"stub,omitempty" json:"stub,omitempty"`
+}
+
+// ArchiveSource is one Debian-format archive, as a deb822 sources entry
+// means it.
+type ArchiveSource struct {
+	// URL is the archive's base, the directory holding dists/ and pool/.
+	URL string `yaml:"url" json:"url"`
+	// Suites are dists/ subdirectories, such as bookworm-security.
+	Suites []string `yaml:"suites" json:"suites"`
+	// Components default to main.
+	Components []string `yaml:"components,omitempty" json:"components,omitempty"`
+	// Keyring is an OpenPGP keyring file trusted for this archive instead
+	// of Debian's built-in keys.
+	Keyring string `yaml:"keyring,omitempty" json:"keyring,omitempty"`
 }
 
 // DebSource is one .deb: a local path (written in YAML as a plain string)

@@ -132,6 +132,7 @@ func buildSpec(cmd *cobra.Command, path string, f buildFlags) (*compose.Result, 
 		Compression: comp,
 		AgentPath:   f.agent,
 		Lock:        compose.LockOptions{Path: compose.LockPath(path), Mode: mode},
+		Update:      f.update,
 		// With --timings the table at the end replaces the stage lines.
 		Log: slog.New(&stageHandler{w: stderr, hideStages: f.timings}),
 	}

@@ -99,6 +99,10 @@ func (f *fixture) write(rel string, data []byte) string {
 	return p
 }
 
+// hostStub is systemd's UEFI stub as Debian's systemd-boot-efi installs
+// it on the test machine.
+const hostStub = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub"
+
 // specYAML is a valid spec over the fixture; edit replaces parts of it.
 const specYAML = `name: hello
 kernel: {vmlinuz: ./kernel/vmlinuz, modules_dir: ./kernel/6.1.0-test}
@@ -117,6 +121,11 @@ func (f *fixture) spec(edits ...string) string {
 			f.t.Fatalf("spec edit %q matches nothing", edits[i])
 		}
 		s = strings.Replace(s, edits[i], edits[i+1], 1)
+	}
+	// The stub is the host's, so that these builds never reach a package
+	// archive.
+	if !strings.Contains(s, "stub:") && !strings.Contains(s, "package:") {
+		s = strings.Replace(s, "kernel: {", "kernel: {stub: "+hostStub+", ", 1)
 	}
 	return f.write("tinyboot.yaml", []byte(s))
 }
@@ -199,14 +208,6 @@ func TestBuildErrors(t *testing.T) {
 	}))
 	defer srv.Close()
 	wrongSum := strings.Repeat("ab", 32)
-
-	// fakeApt puts an apt-cache on PATH that answers like apt does when its
-	// package lists were never downloaded.
-	fakeApt := func(f *fixture) []string {
-		d := filepath.Join(f.dir, "fakebin")
-		f.write("fakebin/apt-cache", []byte("#!/bin/sh\necho 'N: Unable to locate package '\"$3\" >&2\necho 'E: No packages found' >&2\nexit 100\n"))
-		return []string{"PATH=" + d + ":" + os.Getenv("PATH")}
-	}
 
 	tests := []struct {
 		name  string
@@ -382,12 +383,13 @@ func TestBuildErrors(t *testing.T) {
 			want: []string{"no space left on device", "free some space", "small", "with -o"},
 		},
 		{
-			name: "apt lists missing",
+			name: "archive unreachable",
 			setup: func(f *fixture) ([]string, []string) {
-				return fakeApt(f), []string{f.spec("{vmlinuz: ./kernel/vmlinuz, modules_dir: ./kernel/6.1.0-test}", "{package: linux-image-amd64}"), "-o", f.out}
+				return nil, []string{f.spec("{vmlinuz: ./kernel/vmlinuz, modules_dir: ./kernel/6.1.0-test}", "{package: linux-image-amd64}",
+					"ca_certs: none", "ca_certs: none\narchive: [{url: http://127.0.0.1:1/debian, suites: [bookworm]}]"), "-o", f.out}
 			},
 			code: 1,
-			want: []string{"kernel.package linux-image-amd64:", "E: No packages found", "apt-get update"},
+			want: []string{"kernel.package linux-image-amd64:", "archive http://127.0.0.1:1/debian suite bookworm", "reachable", "check the URL"},
 		},
 		{
 			name: "spec file missing",

@@ -57,6 +57,9 @@ type Result struct {
 	Parts         []Part           `json:"parts"`
 	Timings       []Timing         `json:"timings"`
 	Outputs       []Written        `json:"outputs,omitempty"`
+	// Stub is the package the default UEFI stub came from; nil when the
+	// spec sets kernel.stub.
+	Stub *kernel.Package `json:"stub_package,omitempty"`
 	// ZoneinfoSHA256 is the zone database shipped, when a timezone is set.
 	ZoneinfoSHA256 string `json:"zoneinfo_sha256,omitempty"`
 	// LockWritten is the lock file the build wrote, if any.
@@ -182,7 +185,7 @@ func Assemble(ctx context.Context, p *plan.Plan, opts Options, st *Stages) (*Res
 	}
 
 	parts := &Parts{Initramfs: initrd.data, ESP: boot.esp, uki: boot.uki, ukiSize: boot.ukiSize}
-	res := &Result{KernelVersion: p.Kernel.Version, Packages: p.Kernel.Packages, ZoneinfoSHA256: p.ZoneinfoSHA256}
+	res := &Result{KernelVersion: p.Kernel.Version, Packages: p.Kernel.Packages, ZoneinfoSHA256: p.ZoneinfoSHA256, Stub: p.StubPackage}
 	for _, m := range p.Modules {
 		res.Modules = append(res.Modules, m.Name)
 	}

@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // tempPrefix marks in-progress files and work directories beside the
@@ -71,7 +69,7 @@ func createTemp(out string) (*os.File, error) {
 		}
 		// The lock lives as long as the descriptor, so it ends with the
 		// process. Blocking is brief: only a cleanup can hold it.
-		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err == nil && stillAt(f, f.Name()) {
+		if err := lockFile(f); err == nil && stillAt(f, f.Name()) {
 			return f, nil
 		}
 		f.Close()
@@ -98,7 +96,7 @@ func createWorkDir(out string) (string, *os.File, error) {
 		lockPath := filepath.Join(dir, ".lock")
 		lock, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 		if err == nil {
-			if unix.Flock(int(lock.Fd()), unix.LOCK_EX) == nil && stillAt(lock, lockPath) {
+			if lockFile(lock) == nil && stillAt(lock, lockPath) {
 				return dir, lock, nil
 			}
 			lock.Close()
@@ -156,7 +154,7 @@ func removeIfAbandoned(p, lockPath string) {
 		return
 	}
 	defer f.Close()
-	if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+	if tryLockFile(f) == nil {
 		os.RemoveAll(p)
 	}
 }

@@ -10,19 +10,6 @@ import (
 	"testing"
 )
 
-func TestAptMessage(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"", "no output"},
-		{"N: Unable to locate package x\nE: No packages found\n", "N: Unable to locate package x / E: No packages found"},
-		{"W: stale lists\nE: one\nE: two\nE: three\nE: four\n", "E: one / E: two / E: three"},
-	}
-	for _, tt := range tests {
-		if got := aptMessage(tt.in); got != tt.want {
-			t.Errorf("aptMessage(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
 // TestDebsDownloadErrors checks that a failed or mismatched download
 // names the entry and leaves nothing in the cache.
 func TestDebsDownloadErrors(t *testing.T) {

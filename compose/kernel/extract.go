@@ -61,6 +61,43 @@ func keep(name string) bool {
 // extractKernelParts streams the .deb's data.tar into dst, writing only
 // what keep selects. Links are recreated only when they stay inside dst.
 func extractKernelParts(debPath, dst string) error {
+	return walkData(debPath, func(h *tar.Header, tr io.Reader) (bool, error) {
+		if !keep(h.Name) {
+			return false, nil
+		}
+		rel := strings.TrimPrefix(path.Clean("/"+h.Name), "/")
+		target := filepath.Join(dst, filepath.FromSlash(rel))
+		switch h.Typeflag {
+		case tar.TypeDir:
+			if err := os.MkdirAll(target, 0o755); err != nil {
+				return false, err
+			}
+		case tar.TypeReg:
+			if err := writeFile(target, tr, h.Size); err != nil {
+				return false, fmt.Errorf("data.tar: %s: %w", h.Name, err)
+			}
+		case tar.TypeSymlink:
+			// Ubuntu links /lib/modules/<v>/build etc. out of the tree; only
+			// links that stay inside the kernel's own files are kept.
+			resolved := path.Join(path.Dir(rel), h.Linkname)
+			if path.IsAbs(h.Linkname) || strings.HasPrefix(resolved, "../") || !keep(resolved) {
+				return false, nil
+			}
+			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+				return false, err
+			}
+			os.Remove(target)
+			if err := os.Symlink(h.Linkname, target); err != nil {
+				return false, err
+			}
+		}
+		return false, nil
+	})
+}
+
+// walkData calls fn for each member of the .deb's data.tar, in order,
+// until fn says stop or fails.
+func walkData(debPath string, fn func(h *tar.Header, r io.Reader) (stop bool, err error)) error {
 	pkg, f, err := openDeb(debPath)
 	if err != nil {
 		return err
@@ -79,34 +116,9 @@ func extractKernelParts(debPath, dst string) error {
 		if err != nil {
 			return fmt.Errorf("data.tar: %w", err)
 		}
-		if !keep(h.Name) {
-			continue
-		}
-		rel := strings.TrimPrefix(path.Clean("/"+h.Name), "/")
-		target := filepath.Join(dst, filepath.FromSlash(rel))
-		switch h.Typeflag {
-		case tar.TypeDir:
-			if err := os.MkdirAll(target, 0o755); err != nil {
-				return err
-			}
-		case tar.TypeReg:
-			if err := writeFile(target, tr, h.Size); err != nil {
-				return fmt.Errorf("data.tar: %s: %w", h.Name, err)
-			}
-		case tar.TypeSymlink:
-			// Ubuntu links /lib/modules/<v>/build etc. out of the tree; only
-			// links that stay inside the kernel's own files are kept.
-			resolved := path.Join(path.Dir(rel), h.Linkname)
-			if path.IsAbs(h.Linkname) || strings.HasPrefix(resolved, "../") || !keep(resolved) {
-				continue
-			}
-			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-				return err
-			}
-			os.Remove(target)
-			if err := os.Symlink(h.Linkname, target); err != nil {
-				return err
-			}
+		stop, err := fn(h, tr)
+		if err != nil || stop {
+			return err
 		}
 	}
 }

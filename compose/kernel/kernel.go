@@ -3,11 +3,13 @@
 // files, or a kernel image and modules directory given as they are.
 //
 // Unpacked kernels are cached by the sha256 of the packages they came from,
-// so a warm build neither calls apt nor decompresses a .deb again.
+// so a warm build neither asks the archive nor decompresses a .deb again.
 package kernel
 
 import (
 	"fmt"
+
+	"github.com/tinyboot/tinyboot/compose/debarchive"
 	"os"
 	"path/filepath"
 	"sort"
@@ -33,11 +35,18 @@ type Kernel struct {
 	TreeID string
 }
 
-// Package is one .deb a kernel was resolved from.
+// Package is one .deb a kernel (or the UEFI stub) was resolved from, as
+// tinyboot.lock records it.
 type Package struct {
-	Name    string `json:"name"`
-	Version string `json:"version"`
-	SHA256  string `json:"sha256"`
+	Name         string `json:"name"`
+	Version      string `json:"version"`
+	Architecture string `json:"architecture,omitempty"`
+	SHA256       string `json:"sha256"`
+	// PoolPath is the .deb's path below the archive URL, so that a locked
+	// build with an empty cache fetches it directly, without an index.
+	PoolPath string `json:"pool_path,omitempty"`
+	// Source is the archive, suite and component it was resolved from.
+	Source debarchive.Origin `json:"source,omitzero"`
 	// URL is set for packages downloaded from a spec's url entry.
 	URL string `json:"url,omitempty"`
 }

@@ -12,7 +12,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
+	"github.com/tinyboot/tinyboot/compose/debarchive"
 	"github.com/tinyboot/tinyboot/internal/cache"
 	"github.com/tinyboot/tinyboot/internal/fsutil"
 )
@@ -35,6 +37,11 @@ type Resolver struct {
 	Log *slog.Logger
 	// HTTPClient downloads url entries; nil means http.DefaultClient.
 	HTTPClient *http.Client
+	// Archive resolves and downloads kernel.package; only needed for it
+	// and the default UEFI stub.
+	Archive *debarchive.Client
+	// Arch is the image's Debian architecture; default amd64.
+	Arch string
 }
 
 // DebSource is one .deb given by the spec: a local Path, or a URL pinned
@@ -57,35 +64,96 @@ func (r *Resolver) log() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// Package resolves an apt package name. With locked set, exactly those
-// packages are used and apt is not consulted when they are cached.
+func (r *Resolver) arch() string {
+	if r.Arch != "" {
+		return r.Arch
+	}
+	return "amd64"
+}
+
+// isKernelDep says whether a dependency of a kernel package holds part of
+// the kernel: the image itself or, on Ubuntu, its modules.
+func isKernelDep(name string) bool {
+	return strings.HasPrefix(name, "linux-image-") || strings.HasPrefix(name, "linux-modules-")
+}
+
+// packageOf is the lock entry of a package the archive resolved.
+func packageOf(p *debarchive.Package) Package {
+	return Package{Name: p.Name, Version: p.Version, Architecture: p.Architecture, SHA256: p.SHA256, PoolPath: p.Filename, Source: p.From}
+}
+
+// Package resolves a kernel package name through the archive, following
+// a meta package (linux-image-amd64) to the packages holding the kernel
+// and its modules. With locked set, exactly those packages are used: a
+// cached kernel needs no network at all, and missing .debs are fetched
+// from their pinned pool paths without reading any index.
 func (r *Resolver) Package(ctx context.Context, name string, locked []Package) (*Kernel, error) {
 	pkgs := locked
 	if len(pkgs) == 0 {
-		found, err := aptResolve(ctx, name)
+		if r.Archive == nil {
+			return nil, fmt.Errorf("kernel.package %s: no archive configured", name)
+		}
+		found, err := r.Archive.Resolve(ctx, name, r.arch(), isKernelDep)
 		if err != nil {
 			return nil, fmt.Errorf("kernel.package %s: %w", name, err)
 		}
 		for _, p := range found {
-			pkgs = append(pkgs, Package{Name: p.Name, Version: p.Version, SHA256: strings.ToLower(p.SHA256)})
+			pkgs = append(pkgs, packageOf(p))
 		}
 	}
 	if k, ok := r.cached(pkgs); ok {
 		return k, nil
 	}
-	var paths []string
-	for _, p := range pkgs {
-		path, err := r.fetchApt(ctx, p)
+	paths := make([]string, len(pkgs))
+	errs := make([]error, len(pkgs))
+	var wg sync.WaitGroup
+	for i, p := range pkgs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			paths[i], errs[i] = r.fetchPackage(ctx, p)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
 		if err != nil {
 			return nil, fmt.Errorf("kernel.package %s: %w", name, err)
 		}
-		paths = append(paths, path)
 	}
 	k, err := r.unpack(pkgs, paths)
 	if err != nil {
 		return nil, fmt.Errorf("kernel.package %s: %w", name, err)
 	}
 	return k, nil
+}
+
+// fetchPackage returns the cached .deb of p, downloading it from its pool
+// path first. A lock entry written before pool paths were recorded is
+// looked up in the index by its exact version.
+func (r *Resolver) fetchPackage(ctx context.Context, p Package) (string, error) {
+	if r.Archive == nil {
+		return "", fmt.Errorf("%s %s: no archive configured to download it from", p.Name, p.Version)
+	}
+	pin := debarchive.Pin{Name: p.Name, Version: p.Version, Architecture: p.Architecture, Filename: p.PoolPath, SHA256: p.SHA256, From: p.Source}
+	if path, ok := r.Archive.Cached(pin); ok {
+		return path, nil
+	}
+	if pin.Filename == "" {
+		arch := p.Architecture
+		if arch == "" {
+			arch = r.arch()
+		}
+		found, err := r.Archive.Find(ctx, p.Name, arch, p.Version)
+		if err != nil {
+			return "", fmt.Errorf("%w (tinyboot.lock pins %s %s, sha256 %s)", err, p.Name, p.Version, p.SHA256)
+		}
+		if found.SHA256 != strings.ToLower(p.SHA256) {
+			return "", fmt.Errorf("%s %s: the archive's index gives sha256 %s, tinyboot.lock pins %s; run tbcompose build --update if you trust the archive", p.Name, p.Version, found.SHA256, p.SHA256)
+		}
+		pin = debarchive.PinOf(found)
+	}
+	r.log().Info("downloading kernel package", "package", p.Name, "version", p.Version)
+	return r.Archive.Download(ctx, pin)
 }
 
 // Debs resolves local or downloaded .deb files.
@@ -142,6 +210,13 @@ func (r *Resolver) treeDir(pkgs []Package) string {
 
 const completeMarker = ".tinyboot-complete"
 
+// IsCached says whether the kernel of pkgs is unpacked in the cache, so
+// resolving it needs no archive.
+func (r *Resolver) IsCached(pkgs []Package) bool {
+	_, ok := r.cached(pkgs)
+	return ok
+}
+
 func (r *Resolver) cached(pkgs []Package) (*Kernel, bool) {
 	dir := r.treeDir(pkgs)
 	if _, err := os.Stat(filepath.Join(dir, completeMarker)); err != nil {
@@ -195,42 +270,6 @@ func (r *Resolver) unpack(pkgs []Package, paths []string) (*Kernel, error) {
 	return nil, fmt.Errorf("unpacked kernel vanished from %s", dir)
 }
 
-// fetchApt returns the cached .deb of p, downloading it with apt first.
-func (r *Resolver) fetchApt(ctx context.Context, p Package) (string, error) {
-	final := r.cache().Path(DebsKind, fmt.Sprintf("%s_%s_%s.deb", p.Name, strings.ReplaceAll(p.Version, ":", "%3a"), shortSum(p.SHA256)))
-	debs := filepath.Dir(final)
-	if sum, err := fsutil.SHA256File(final); err == nil && sum == p.SHA256 {
-		return final, nil
-	}
-	if err := os.MkdirAll(debs, 0o755); err != nil {
-		return "", err
-	}
-	tmp, err := os.MkdirTemp(debs, ".download-*")
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(tmp)
-	r.log().Info("downloading kernel package", "package", p.Name, "version", p.Version)
-	if err := aptDownload(ctx, tmp, p.Name, p.Version); err != nil {
-		return "", err
-	}
-	files, _ := filepath.Glob(filepath.Join(tmp, "*.deb"))
-	if len(files) != 1 {
-		return "", fmt.Errorf("apt-get download %s=%s left %d .deb files, want 1", p.Name, p.Version, len(files))
-	}
-	sum, err := fsutil.SHA256File(files[0])
-	if err != nil {
-		return "", err
-	}
-	if sum != p.SHA256 {
-		return "", fmt.Errorf("%s %s: downloaded sha256 %s, apt or tinyboot.lock expects %s; nothing was cached: run `apt-get update`, then tbcompose build --update", p.Name, p.Version, sum, p.SHA256)
-	}
-	if err := os.Rename(files[0], final); err != nil {
-		return "", err
-	}
-	return final, nil
-}
-
 // fetchURL returns the cached download of url, fetching and verifying it
 // first. Nothing is cached unless the sha256 matches.
 func (r *Resolver) fetchURL(ctx context.Context, url, want string) (string, error) {
@@ -279,11 +318,4 @@ func (r *Resolver) fetchURL(ctx context.Context, url, want string) (string, erro
 		return "", err
 	}
 	return final, nil
-}
-
-func shortSum(s string) string {
-	if len(s) > 12 {
-		return s[:12]
-	}
-	return s
 }

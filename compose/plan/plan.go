@@ -39,6 +39,9 @@ type Plan struct {
 	Agent Agent
 	// Stub is the UEFI stub the UKI is built on.
 	Stub Input
+	// StubPackage is the package the default stub came from; nil when
+	// the spec names its own stub.
+	StubPackage *kernel.Package
 	// CACerts is the host PEM bundle installed as the image's CA bundle;
 	// its Path is empty when the image gets none.
 	CACerts Input

@@ -10,19 +10,23 @@
 package realkernel
 
 import (
-	"net/url"
+	"archive/tar"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/tinyboot/tinyboot/internal/decompress"
 	"github.com/tinyboot/tinyboot/internal/testcache"
 )
 
 // Package is a kernel image package found on disk, with the identity its
-// file name (NAME_VERSION_....deb, as apt and tinyboot's cache name them)
-// states. Tests check the package's
+// control data states. Tests check the package's
 // own control fields against it.
 type Package struct {
 	Path    string
@@ -49,27 +53,33 @@ func Deb(t testing.TB) string {
 // the caches.
 func Find(t testing.TB) Package {
 	t.Helper()
-	pattern := "linux-image-[0-9]*_*.deb"
-	if k := testcache.Kernel(); k != testcache.DefaultKernel && strings.HasPrefix(k, "linux-image-") && strings.ContainsAny(k, "0123456789") {
-		pattern = k + "_*.deb"
-	}
-	dirs := []string{filepath.Join(testcache.Dir(), "debs")}
+	// tinyboot's archive client caches .debs by content (sha256-….deb), so
+	// the package name comes from each file's control data.
+	dirs := []string{filepath.Join(testcache.Dir(), "archive", "debs")}
 	if home, err := os.UserHomeDir(); err == nil {
-		dirs = append(dirs, filepath.Join(home, ".cache", "tinyboot", "debs"))
+		dirs = append(dirs, filepath.Join(home, ".cache", "tinyboot", "archive", "debs"))
 	}
+	want := testcache.Kernel()
+	versioned := want != testcache.DefaultKernel && strings.HasPrefix(want, "linux-image-") && strings.ContainsAny(want, "0123456789")
 	for _, d := range dirs {
-		matches, _ := filepath.Glob(filepath.Join(d, pattern))
+		matches, _ := filepath.Glob(filepath.Join(d, "*.deb"))
 		var pkgs []Package
 		for _, m := range matches {
-			if p, ok := parseName(m); ok {
-				pkgs = append(pkgs, p)
+			name, version, err := control(m)
+			if err != nil || !kernelImage.MatchString(name) || (versioned && name != want) {
+				continue
 			}
+			pkgs = append(pkgs, Package{Path: m, Name: name, Version: version})
 		}
 		if len(pkgs) > 0 {
 			// Newest by modification time: the one the last build fetched.
 			sort.Slice(pkgs, func(i, j int) bool { return modTime(pkgs[i].Path) > modTime(pkgs[j].Path) })
 			return pkgs[0]
 		}
+	}
+	pattern := "linux-image-<release>"
+	if versioned {
+		pattern = want
 	}
 	msg := "no Debian kernel package (" + pattern + ") in the tests' cache " + testcache.Dir() +
 		"; fill it with `XDG_CACHE_HOME=" + testcache.Root() + " go run ./cmd/tbcompose build examples/tinyboot.yaml -o /tmp/x.iso` (.ci/run does)"
@@ -88,17 +98,71 @@ func modTime(p string) int64 {
 	return fi.ModTime().UnixNano()
 }
 
-// parseName splits the file name NAME_VERSION_REST.deb; the version's
-// epoch colon is written %3a.
-func parseName(path string) (Package, bool) {
-	base := strings.TrimSuffix(filepath.Base(path), ".deb")
-	parts := strings.Split(base, "_")
-	if len(parts) < 3 {
-		return Package{}, false
-	}
-	v, err := url.PathUnescape(parts[1])
+// kernelImage matches the versioned kernel image packages, not the meta
+// package.
+var kernelImage = regexp.MustCompile(`^linux-image-[0-9]`)
+
+// control reads the Package and Version fields of a .deb, by hand: the
+// package's own reader (compose/deb) cannot be imported by the tests of
+// compose/deb, which use this one. A .deb is an ar archive whose
+// control.tar.* member holds ./control.
+func control(path string) (name, version string, err error) {
+	f, err := os.Open(path)
 	if err != nil {
-		return Package{}, false
+		return "", "", err
 	}
-	return Package{Path: path, Name: parts[0], Version: v}, true
+	defer f.Close()
+	magic := make([]byte, 8)
+	if _, err := io.ReadFull(f, magic); err != nil || string(magic) != "!<arch>\n" {
+		return "", "", fmt.Errorf("%s: not an ar archive", path)
+	}
+	for {
+		hdr := make([]byte, 60)
+		if _, err := io.ReadFull(f, hdr); err != nil {
+			return "", "", fmt.Errorf("%s: no control member", path)
+		}
+		member := strings.TrimRight(strings.TrimSpace(string(hdr[0:16])), "/")
+		size, err := strconv.ParseInt(strings.TrimSpace(string(hdr[48:58])), 10, 64)
+		if err != nil {
+			return "", "", fmt.Errorf("%s: bad ar header", path)
+		}
+		if !strings.HasPrefix(member, "control.tar") {
+			if _, err := f.Seek(size+size%2, io.SeekCurrent); err != nil {
+				return "", "", err
+			}
+			continue
+		}
+		format, ok := decompress.ByExt(strings.TrimPrefix(member, "control.tar"))
+		if !ok {
+			return "", "", fmt.Errorf("%s: %s: unknown compression", path, member)
+		}
+		rc, err := decompress.NewReader(format, io.LimitReader(f, size))
+		if err != nil {
+			return "", "", err
+		}
+		defer rc.Close()
+		tr := tar.NewReader(rc)
+		for {
+			h, err := tr.Next()
+			if err != nil {
+				return "", "", fmt.Errorf("%s: no ./control: %v", path, err)
+			}
+			if strings.TrimPrefix(h.Name, "./") != "control" {
+				continue
+			}
+			b, err := io.ReadAll(tr)
+			if err != nil {
+				return "", "", err
+			}
+			for _, line := range strings.Split(string(b), "\n") {
+				if v, ok := strings.CutPrefix(line, "Package: "); ok {
+					name = strings.TrimSpace(v)
+				}
+				if v, ok := strings.CutPrefix(line, "Version: "); ok {
+					version = strings.TrimSpace(v)
+				}
+			}
+			return name, version, nil
+		}
+	}
 }

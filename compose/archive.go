@@ -1,0 +1,123 @@
+package compose
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/tinyboot/tinyboot/compose/debarchive"
+	"github.com/tinyboot/tinyboot/compose/kernel"
+	"github.com/tinyboot/tinyboot/compose/plan"
+	"github.com/tinyboot/tinyboot/internal/cache"
+	"github.com/tinyboot/tinyboot/spec"
+)
+
+// archives makes a build's package archive client on first use, so that
+// builds that need no package (everything locked and cached, or no
+// kernel.package) never look for sources or touch the network.
+type archives struct {
+	s      *spec.Spec
+	opts   Options
+	client *debarchive.Client
+}
+
+func (a *archives) get() (*debarchive.Client, error) {
+	if a.client != nil {
+		return a.client, nil
+	}
+	c, err := NewArchiveClient(a.s, a.opts)
+	if err != nil {
+		return nil, err
+	}
+	a.client = c
+	return c, nil
+}
+
+// NewArchiveClient is the package archive client of a build of s with
+// opts: the spec's archive entries, else the Debian sources configured on
+// the host (s may be nil for those alone), caching under opts.CacheDir.
+func NewArchiveClient(s *spec.Spec, opts Options) (*debarchive.Client, error) {
+	if opts.CacheDir == "" {
+		dir, err := CacheDir()
+		if err != nil {
+			return nil, err
+		}
+		opts.CacheDir = dir
+	}
+	if opts.HostSourcesDir == "" {
+		opts.HostSourcesDir = debarchive.HostSourcesDir
+	}
+	var srcs []debarchive.Source
+	var entries []spec.ArchiveSource
+	if s != nil {
+		entries = s.Archive
+	}
+	for i, a := range entries {
+		field := fmt.Sprintf("archive[%d]", i)
+		if err := debarchive.CheckURL(a.URL); err != nil {
+			return nil, fmt.Errorf("%s.url: %w", field, err)
+		}
+		src := debarchive.Source{URL: strings.TrimSuffix(a.URL, "/"), Suites: a.Suites, Components: a.Components, Origin: s.Path + " " + field}
+		if len(src.Components) == 0 {
+			src.Components = []string{"main"}
+		}
+		if a.Keyring != "" {
+			kr, err := debarchive.ReadKeyring(s.Resolve(a.Keyring))
+			if err != nil {
+				return nil, fmt.Errorf("%s.keyring: %w", field, err)
+			}
+			src.Keyring = kr
+		}
+		srcs = append(srcs, src)
+	}
+	if len(srcs) == 0 {
+		host, err := debarchive.HostSources(opts.HostSourcesDir)
+		if err != nil {
+			return nil, err
+		}
+		srcs = host
+	}
+	if len(srcs) == 0 {
+		return nil, fmt.Errorf("no package archive: the spec has no archive entry and this machine configures no Debian sources in %s; add to the spec:\n  archive:\n    - url: http://<a Debian mirror>/debian\n      suites: [bookworm, bookworm-updates]\n    - url: http://<a Debian security mirror>/debian-security\n      suites: [bookworm-security]\n(or set kernel.deb / kernel.vmlinuz and kernel.stub)", opts.HostSourcesDir)
+	}
+	return &debarchive.Client{
+		Sources: srcs,
+		Cache:   debarchive.DirCache{Root: filepath.Join(opts.CacheDir, "archive")},
+		Update:  opts.Update || opts.Lock.Mode == LockUpdate,
+		HTTP:    opts.HTTPClient,
+		Log:     opts.Log,
+	}, nil
+}
+
+// stubInput is the UEFI stub: kernel.stub, else systemd's stub from the
+// archive's systemd-boot-efi, pinned by the lock (and then, once cached,
+// found without the archive). Errors name the spec field when the user
+// chose the stub, and the package when we did.
+func stubInput(ctx context.Context, r *spec.Resolved, opts Options, pin *kernel.Package, store *cache.Cache, arc *archives) (plan.Input, *kernel.Package, error) {
+	s := r.Spec()
+	if s.Kernel.Stub != "" {
+		return plan.Input{
+			Path:   s.Resolve(s.Kernel.Stub),
+			Origin: "kernel.stub " + s.Kernel.Stub,
+			Fix:    "point kernel.stub at a systemd UEFI stub (linuxx64.efi.stub from " + kernel.StubPackage + ")",
+		}, nil, nil
+	}
+	res := &kernel.Resolver{CacheDir: opts.CacheDir, Cache: store, Log: opts.Log}
+	if pin == nil || !res.IsStubCached(*pin) {
+		a, err := arc.get()
+		if err != nil {
+			return plan.Input{}, nil, fmt.Errorf("UEFI stub: %w", err)
+		}
+		res.Archive = a
+	}
+	path, pkg, err := res.Stub(ctx, pin)
+	if err != nil {
+		return plan.Input{}, nil, err
+	}
+	return plan.Input{
+		Path:   path,
+		Origin: fmt.Sprintf("UEFI stub from %s %s (the default; kernel.stub is not set)", pkg.Name, pkg.Version),
+		Fix:    "run tbcompose build --update, or set kernel.stub",
+	}, &pkg, nil
+}
