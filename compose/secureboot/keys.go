@@ -61,7 +61,6 @@ func Create(dir, commonName string, now time.Time) error {
 
 	signers := map[string]*authenticode.Signer{}
 	files := map[string][]byte{OwnerFile: []byte(owner.String() + "\n")}
-	var keys []string
 	for _, n := range KeyNames {
 		s, err := newSigner(fmt.Sprintf("%s %s", commonName, n), now)
 		if err != nil {
@@ -75,7 +74,6 @@ func Create(dir, commonName string, now time.Time) error {
 		files[n+".key"] = pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 		files[n+".crt"] = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Cert.Raw})
 		files[n+".esl"] = SignatureList(owner, s.Cert.Raw)
-		keys = append(keys, n+".key")
 	}
 	// PK signs itself (enrolling it leaves setup mode) and KEK; KEK
 	// signs db.
