@@ -83,9 +83,12 @@ func parseStub(b []byte) (*stub, error) {
 	if s.oh.Magic != magicPE32Plus {
 		return nil, fmt.Errorf("stub is not a PE32+ image (optional header magic %#x)", s.oh.Magic)
 	}
-	if int(s.oh.NumberOfRvaAndSizes) > (s.ohSize-optHeader64Fixed)/8 {
-		return nil, fmt.Errorf("stub declares %d data directories but its optional header only holds %d",
-			s.oh.NumberOfRvaAndSizes, (s.ohSize-optHeader64Fixed)/8)
+	// The optional header holds exactly the data directories it declares:
+	// PE readers (Go's debug/pe among them) refuse an image where the two
+	// disagree, so an image made from such a stub would not read back.
+	if (s.ohSize-optHeader64Fixed)%8 != 0 || int(s.oh.NumberOfRvaAndSizes) != (s.ohSize-optHeader64Fixed)/8 {
+		return nil, fmt.Errorf("stub declares %d data directories but its optional header holds %d bytes of them (%d directories)",
+			s.oh.NumberOfRvaAndSizes, s.ohSize-optHeader64Fixed, (s.ohSize-optHeader64Fixed)/8)
 	}
 	// The PE spec bounds FileAlignment to 512..64K; enforcing it also keeps
 	// a hostile stub from making us write gigabytes of padding.
@@ -113,6 +116,12 @@ func parseStub(b []byte) (*stub, error) {
 	rawEnd := int(s.oh.SizeOfHeaders)
 	s.firstRaw = int(s.oh.SizeOfHeaders)
 	for _, sh := range s.sections {
+		// Image files carry no COFF relocations (the PE spec: zero for
+		// executables); a stub that claims some is not one we can trust to
+		// extend, and readers follow the pointer.
+		if sh.NumberOfRelocations != 0 || sh.PointerToRelocations != 0 {
+			return nil, fmt.Errorf("stub section %q has COFF relocations, which an image file never has", sectionName(sh.Name))
+		}
 		if sh.SizeOfRawData > 0 {
 			end := int64(sh.PointerToRawData) + int64(sh.SizeOfRawData)
 			if end > int64(len(b)) {
