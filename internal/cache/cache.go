@@ -30,7 +30,6 @@ import (
 	"time"
 
 	"github.com/google/renameio/v2"
-	"golang.org/x/sys/unix"
 )
 
 // lockName is the file builds hold a shared flock on.
@@ -82,7 +81,7 @@ func (c *Cache) Acquire() error {
 	if err != nil {
 		return fmt.Errorf("cache: %w", err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH); err != nil {
+	if err := lockShared(f); err != nil {
 		f.Close()
 		return fmt.Errorf("cache: lock %s: %w", f.Name(), err)
 	}
@@ -119,11 +118,11 @@ func (c *Cache) exclusive() (func(), error) {
 			return nil, fmt.Errorf("cache: %w", err)
 		}
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+	if err := tryLockExclusive(f); err != nil {
 		if own {
 			f.Close()
 		}
-		if errors.Is(err, unix.EWOULDBLOCK) {
+		if errors.Is(err, errWouldBlock) {
 			return nil, ErrBusy
 		}
 		return nil, fmt.Errorf("cache: lock: %w", err)
@@ -133,7 +132,7 @@ func (c *Cache) exclusive() (func(), error) {
 			f.Close()
 			return
 		}
-		_ = unix.Flock(int(f.Fd()), unix.LOCK_SH)
+		_ = lockShared(f)
 	}, nil
 }
 
