@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 
-	"github.com/google/renameio/v2"
+	"github.com/tinyboot/tinyboot/internal/fsutil"
 
 	"github.com/tinyboot/tinyboot/compose/kernel"
 )
@@ -88,7 +88,7 @@ func WriteLock(path string, l *Lock) error {
 		return err
 	}
 	b = append(b, '\n')
-	if err := renameio.WriteFile(path, b, 0o644); err != nil {
+	if err := fsutil.WriteFileAtomic(path, b); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil

@@ -11,8 +11,6 @@ import (
 	"io"
 	"os"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Entry is one payload item: a host file or directory tree placed at an
@@ -310,7 +308,7 @@ func (l *layout) emit(ctx context.Context, f *os.File) error {
 // copyFile streams one payload file into its extent. The file must still
 // be the regular file of the size planned.
 func (l *layout) copyFile(ctx context.Context, e *emitter, n *node) error {
-	in, err := os.OpenFile(n.src, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+	in, err := os.OpenFile(n.src, os.O_RDONLY|openNoFollow, 0)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", n.src, err)
 	}

@@ -29,7 +29,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/renameio/v2"
+	"github.com/tinyboot/tinyboot/internal/fsutil"
 )
 
 // lockName is the file builds hold a shared flock on.
@@ -182,7 +182,7 @@ func (c *Cache) Put(kind, name string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return fmt.Errorf("cache: %w", err)
 	}
-	if err := renameio.WriteFile(p, data, 0o644); err != nil {
+	if err := fsutil.WriteFileAtomic(p, data); err != nil {
 		return fmt.Errorf("cache: %w", err)
 	}
 	c.Use(p)

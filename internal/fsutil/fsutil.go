@@ -9,8 +9,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-
-	"github.com/google/renameio/v2"
 )
 
 // WriteFileAtomic writes data to path (mode 0644) through a temp file, an
@@ -27,7 +25,7 @@ func WriteFileAtomicMode(path string, data []byte, mode os.FileMode) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	return renameio.WriteFile(path, data, mode)
+	return writeAtomic(path, data, mode)
 }
 
 // SHA256File returns the hex sha256 of the file at path.
