@@ -145,10 +145,10 @@ func Assemble(ctx context.Context, p *plan.Plan, opts Options, st *Stages) (*Res
 		return nil, err
 	}
 
-	agent := builtAgent{path: p.Agent.Prebuilt}
+	agentBin := p.Agent.Prebuilt
 	if err := st.Run("agent", func() (bool, error) {
-		if agent.path != "" {
-			if err := app.CheckExecutable(agent.path); err != nil {
+		if agentBin != "" {
+			if err := app.CheckExecutable(agentBin); err != nil {
 				return false, fmt.Errorf("--agent %w", err)
 			}
 			return false, nil
@@ -157,11 +157,7 @@ func Assemble(ctx context.Context, p *plan.Plan, opts Options, st *Stages) (*Res
 		if err != nil {
 			return false, err
 		}
-		// The agent's cache name is its content's key.
-		agent = builtAgent{path: path}
-		if rel, err := filepath.Rel(store.Root(), path); err == nil && filepath.IsLocal(rel) {
-			agent.key = rel
-		}
+		agentBin = path
 		return cached, nil
 	}); err != nil {
 		return nil, err
@@ -170,7 +166,7 @@ func Assemble(ctx context.Context, p *plan.Plan, opts Options, st *Stages) (*Res
 	var initrd *initrdImage
 	if err := st.Run("initramfs", func() (bool, error) {
 		var err error
-		initrd, err = buildInitramfs(p, appBin, agent, store)
+		initrd, err = buildInitramfs(p, appBin, agentBin, store)
 		if err != nil {
 			return false, err
 		}

@@ -13,12 +13,6 @@ import (
 	"github.com/tinyboot/tinyboot/spec/baked"
 )
 
-// builtAgent is the agent binary and, when it lives in the cache under a
-// content-addressed name, that name as its key.
-type builtAgent struct {
-	path, key string
-}
-
 // initrdImage is the concatenated initramfs and what each segment costs.
 type initrdImage struct {
 	data  []byte
@@ -36,7 +30,7 @@ type segment struct {
 	level initramfs.Level
 	fill  func(a *initramfs.Archive) error
 	// key, when set, names the content without reading it (see
-	// initramfs.CompressKeyed): for the agent and module files, whose
+	// initramfs.CompressKeyed): for the module files, whose
 	// cached paths are content-addressed.
 	key string
 }
@@ -45,7 +39,7 @@ type segment struct {
 // compressed segments: the parts that rarely change (modules, agent,
 // certificates) at the strongest level, cached by content, and the app and
 // spec at the default level, since they change on every edit.
-func buildInitramfs(p *plan.Plan, appBin string, agent builtAgent, store *cache.Cache) (*initrdImage, error) {
+func buildInitramfs(p *plan.Plan, appBin, agentBin string, store *cache.Cache) (*initrdImage, error) {
 	k := p.Kernel
 	segs := []segment{
 		{"base", initramfs.Default, func(a *initramfs.Archive) error {
@@ -61,7 +55,7 @@ func buildInitramfs(p *plan.Plan, appBin string, agent builtAgent, store *cache.
 			return nil
 		}, ""},
 		{"agent+app", initramfs.Best, func(a *initramfs.Archive) error {
-			return addBinaries(a, agent.path, p.App.ImagePath, appBin)
+			return addBinaries(a, agentBin, p.App.ImagePath, appBin)
 		}, ""},
 		{"modules", initramfs.Best, func(a *initramfs.Archive) error {
 			if err := a.Dir(filepath.Join("/lib/modules", k.Version), 0o755); err != nil {
