@@ -3,6 +3,7 @@ package compose
 import (
 	"context"
 	"fmt"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -96,14 +97,15 @@ func NewArchiveClient(s *spec.Spec, opts Options) (*debarchive.Client, error) {
 // chose the stub, and the package when we did.
 func stubInput(ctx context.Context, r *spec.Resolved, opts Options, pin *kernel.Package, store *cache.Cache, arc *archives) (plan.Input, *kernel.Package, error) {
 	s := r.Spec()
+	a := r.Arch()
 	if s.Kernel.Stub != "" {
 		return plan.Input{
 			Path:   s.Resolve(s.Kernel.Stub),
 			Origin: "kernel.stub " + s.Kernel.Stub,
-			Fix:    "point kernel.stub at a systemd UEFI stub (linuxx64.efi.stub from " + kernel.StubPackage + ")",
+			Fix:    "point kernel.stub at a systemd UEFI stub (" + path.Base(a.StubFile) + " from " + kernel.StubPackage + ":" + a.Name + ")",
 		}, nil, nil
 	}
-	res := &kernel.Resolver{CacheDir: opts.CacheDir, Cache: store, Log: opts.Log}
+	res := &kernel.Resolver{CacheDir: opts.CacheDir, Cache: store, Log: opts.Log, Arch: a.Name}
 	if pin == nil || !res.IsStubCached(*pin) {
 		a, err := arc.get()
 		if err != nil {

@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/tinyboot/tinyboot/compose/assemble"
 	"github.com/tinyboot/tinyboot/compose/authenticode"
 	"github.com/tinyboot/tinyboot/compose/esp"
 	"github.com/tinyboot/tinyboot/compose/initramfs"
@@ -20,7 +19,10 @@ type Inspection struct {
 	Path     string `json:"path"`
 	Size     int64  `json:"size"`
 	VolumeID string `json:"volume_id"`
-	// UKISize is the size of /EFI/BOOT/BOOTX64.EFI inside the ESP.
+	// Arch is the image's architecture, known by its ESP boot path.
+	Arch string `json:"arch"`
+	// UKISize is the size of the UKI (/EFI/BOOT/BOOTX64.EFI on amd64)
+	// inside the ESP.
 	UKISize     int64  `json:"uki_size"`
 	ESPSize     int64  `json:"esp_size"`
 	KernelSize  int64  `json:"kernel_size"`
@@ -59,6 +61,8 @@ type InspectedFile struct {
 type BootImage struct {
 	ESP []byte
 	UKI []byte
+	// Arch is the architecture whose removable-media path holds the UKI.
+	Arch string
 	// Sections are the UKI's sections by name (uki.Section* constants).
 	Sections map[string][]byte
 }
@@ -73,7 +77,7 @@ func ReadBoot(im *iso.Image) (*BootImage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ESP: %w", err)
 	}
-	ukiImage, err := fat.ReadFile(assemble.ESPBootPath)
+	ukiImage, a, err := readBootFile(fat)
 	if err != nil {
 		return nil, fmt.Errorf("ESP: %w", err)
 	}
@@ -81,7 +85,7 @@ func ReadBoot(im *iso.Image) (*BootImage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("UKI: %w", err)
 	}
-	b := &BootImage{ESP: espImage, UKI: ukiImage, Sections: map[string][]byte{}}
+	b := &BootImage{ESP: espImage, UKI: ukiImage, Arch: a, Sections: map[string][]byte{}}
 	for _, sec := range u.Sections() {
 		data, err := sec.ReadAll()
 		if err != nil {
@@ -121,7 +125,7 @@ func Inspect(p string) (*Inspection, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p, err)
 	}
-	in.ESPSize, in.UKISize = int64(len(boot.ESP)), int64(len(boot.UKI))
+	in.ESPSize, in.UKISize, in.Arch = int64(len(boot.ESP)), int64(len(boot.UKI)), boot.Arch
 	if in.Signature, err = authenticode.Summarize(boot.UKI); err != nil {
 		return nil, fmt.Errorf("%s: UKI signature: %w", p, err)
 	}

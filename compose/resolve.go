@@ -22,7 +22,8 @@ var caBundles = []string{
 }
 
 // Plan resolves r into the plan of its image without building anything
-// but the kernel tree and the module list: what `Build` would assemble.
+// but the kernel tree and the module list: what `Build` would assemble
+// (for a spec of several architectures, the first's image).
 func Plan(ctx context.Context, r *spec.Resolved, opts Options) (*plan.Plan, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
@@ -35,7 +36,7 @@ func Plan(ctx context.Context, r *spec.Resolved, opts Options) (*plan.Plan, erro
 	if opts.ZoneinfoSHA256 == "" && read != nil {
 		opts.ZoneinfoSHA256 = read.Zoneinfo
 	}
-	return resolve(ctx, r, opts, pins, stubPin(read), cache.Open(opts.CacheDir), assemble.NewStages(ctx, opts.Log))
+	return resolve(ctx, r, opts, pins, stubPin(read, r.Arch().Name), cache.Open(opts.CacheDir), assemble.NewStages(ctx, opts.Log))
 }
 
 // resolve is the resolving step: the kernel and its modules are found (the
@@ -43,6 +44,7 @@ func Plan(ctx context.Context, r *spec.Resolved, opts Options) (*plan.Plan, erro
 // every input named by the spec field it came from.
 func resolve(ctx context.Context, r *spec.Resolved, opts Options, pins []kernel.Package, stubPin *kernel.Package, store *cache.Cache, st *assemble.Stages) (*plan.Plan, error) {
 	s := r.Spec()
+	a := r.Arch()
 	arc := &archives{s: s, opts: opts}
 	out := opts.Output
 	if out == "" {
@@ -64,7 +66,7 @@ func resolve(ctx context.Context, r *spec.Resolved, opts Options, pins []kernel.
 	var mods []plan.Module
 	if err := st.Run("modules", func() (bool, error) {
 		var err error
-		mods, err = resolveModules(r, k, store, opts.Log)
+		mods, err = resolveModules(r, a, k, store, opts.Log)
 		return false, err
 	}); err != nil {
 		return nil, err
@@ -81,6 +83,7 @@ func resolve(ctx context.Context, r *spec.Resolved, opts Options, pins []kernel.
 	bakedMods := bakedModules(mods)
 	p := &plan.Plan{
 		Name:        s.Name,
+		Arch:        a,
 		Epoch:       opts.Epoch,
 		Compression: opts.Compression,
 		Kernel:      k,
@@ -91,7 +94,7 @@ func resolve(ctx context.Context, r *spec.Resolved, opts Options, pins []kernel.
 		StubPackage: stubPkg,
 		CACerts:     ca,
 		Config:      Bake(r, k.Version, bakedMods),
-		Cmdline:     Cmdline(s.Kernel.Cmdline),
+		Cmdline:     CmdlineArch(a, s.Kernel.Cmdline),
 		OSRelease:   fmt.Sprintf("NAME=tinyboot\nID=tinyboot\nPRETTY_NAME=\"tinyboot %s\"\nIMAGE_ID=%s\nVERSION_ID=%s\n", s.Name, s.Name, k.Version),
 		VolumeID:    VolumeID(s.Name),
 		Outputs:     []plan.Output{{Format: plan.FormatISO, Path: out}},
@@ -128,7 +131,7 @@ func resolve(ctx context.Context, r *spec.Resolved, opts Options, pins []kernel.
 
 func resolveKernel(ctx context.Context, r *spec.Resolved, opts Options, pins []kernel.Package, store *cache.Cache, arc *archives) (*kernel.Kernel, error) {
 	s := r.Spec()
-	res := &kernel.Resolver{CacheDir: opts.CacheDir, Cache: store, Log: opts.Log}
+	res := &kernel.Resolver{CacheDir: opts.CacheDir, Cache: store, Log: opts.Log, Arch: r.Arch().Name}
 	switch {
 	case s.Kernel.Package != "":
 		// A locked kernel already unpacked needs no archive (nor sources).
@@ -139,7 +142,7 @@ func resolveKernel(ctx context.Context, r *spec.Resolved, opts Options, pins []k
 			}
 			res.Archive = a
 		}
-		return res.Package(ctx, s.Kernel.Package, pins)
+		return res.Package(ctx, r.Arch().KernelPackageFor(s.Kernel.Package), pins)
 	case len(s.Kernel.Deb) > 0:
 		var srcs []kernel.DebSource
 		for _, d := range s.Kernel.Deb {

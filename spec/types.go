@@ -52,6 +52,9 @@ type Spec struct {
 	// Archive lists the package archives kernel.package and the UEFI stub
 	// come from; empty means the Debian sources configured on the host.
 	Archive []ArchiveSource `yaml:"archive,omitempty" json:"archive,omitempty"`
+	// Arch is the architecture the image is built for, or a list of them
+	// for one image each; default amd64 (see spec/arch.go).
+	Arch Arches `yaml:"arch,omitempty" json:"arch,omitempty"`
 
 	// Path is the file the spec was loaded from ("" when loaded from
 	// memory). Dir is the directory relative paths are resolved against.

@@ -59,7 +59,7 @@ and nothing needs root.`,
 }
 
 func printInspection(w io.Writer, in *compose.Inspection) {
-	fmt.Fprintf(w, "%s  %s  volume %s\n", in.Path, humanSize(in.Size), in.VolumeID)
+	fmt.Fprintf(w, "%s  %s  volume %s  arch %s\n", in.Path, humanSize(in.Size), in.VolumeID, in.Arch)
 	fmt.Fprintf(w, "  boot      El Torito EFI entries %d, GPT partitions %d\n", in.BootEntries, in.Partitions)
 	fmt.Fprintf(w, "  ESP       %s holding the UKI (%s)\n", humanSize(in.ESPSize), humanSize(in.UKISize))
 	fmt.Fprintf(w, "  kernel    %s (%s)\n", in.Uname, humanSize(in.KernelSize))

@@ -79,7 +79,7 @@ func TestSourceHashFollowsImports(t *testing.T) {
 	})
 	hash := func() string {
 		t.Helper()
-		h, err := sourceHash(ctx, root)
+		h, err := sourceHash(ctx, root, "amd64")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -96,7 +96,7 @@ func TestSourceHashFollowsImports(t *testing.T) {
 	if hash() == imported {
 		t.Fatal("a change to a newly imported package did not change the key")
 	}
-	files, err := sourceFiles(ctx, root)
+	files, err := sourceFiles(ctx, root, "amd64")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func TestSourceHashFollowsImports(t *testing.T) {
 // module the real agent imports has its files in the key.
 func TestRealAgentSourcesCovered(t *testing.T) {
 	root := SourceRoot()
-	files, err := sourceFiles(context.Background(), root)
+	files, err := sourceFiles(context.Background(), root, "amd64")
 	if err != nil {
 		t.Fatal(err)
 	}
