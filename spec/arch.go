@@ -104,7 +104,7 @@ func (c *checker) checkBinaryMachine(ptr, p string, m elf.Machine, class elf.Cla
 	arches := c.specArches()
 	if len(arches) > 1 {
 		c.errorf(ptr, "use app.go, which is built for each architecture, or build one image per spec",
-			"app.binary is one executable, but arch lists %d architectures", len(arches))
+			"%s is one executable for one architecture, but arch lists %d", p, len(arches))
 		return false
 	}
 	if len(arches) == 0 {

@@ -57,6 +57,9 @@ func buildBoot(ctx context.Context, p *plan.Plan, initrd []byte, store *cache.Ca
 		if stub, err = readStub(p.Stub); err != nil {
 			return false, err
 		}
+		if err := checkStubArch(p, stub); err != nil {
+			return false, err
+		}
 		if key, err = bootKey(p, stub, initrd); err != nil {
 			return false, err
 		}

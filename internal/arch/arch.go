@@ -7,6 +7,7 @@ package arch
 
 import (
 	"debug/elf"
+	"debug/pe"
 	"fmt"
 	"slices"
 	"strings"
@@ -21,6 +22,8 @@ type Arch struct {
 	ELFMachine elf.Machine
 	// ELFName is ELFMachine as people say it (x86-64, aarch64).
 	ELFName string
+	// PEMachine is the COFF machine of its UEFI executables (the stub).
+	PEMachine uint16
 	// ESPBootPath is the removable-media path UEFI firmware of this
 	// architecture boots without a boot entry.
 	ESPBootPath string
@@ -45,7 +48,7 @@ const Default = "amd64"
 // known is the table, in the order names are listed in messages.
 var known = []Arch{
 	{
-		Name: "amd64", ELFMachine: elf.EM_X86_64, ELFName: "x86-64",
+		Name: "amd64", ELFMachine: elf.EM_X86_64, ELFName: "x86-64", PEMachine: pe.IMAGE_FILE_MACHINE_AMD64,
 		ESPBootPath:   "EFI/BOOT/BOOTX64.EFI",
 		StubFile:      "usr/lib/systemd/boot/efi/linuxx64.efi.stub",
 		KernelPackage: "linux-image-amd64",
@@ -54,7 +57,7 @@ var known = []Arch{
 		BIOS: true,
 	},
 	{
-		Name: "arm64", ELFMachine: elf.EM_AARCH64, ELFName: "aarch64",
+		Name: "arm64", ELFMachine: elf.EM_AARCH64, ELFName: "aarch64", PEMachine: pe.IMAGE_FILE_MACHINE_ARM64,
 		ESPBootPath:   "EFI/BOOT/BOOTAA64.EFI",
 		StubFile:      "usr/lib/systemd/boot/efi/linuxaa64.efi.stub",
 		KernelPackage: "linux-image-arm64",
@@ -93,6 +96,16 @@ func MustLookup(name string) Arch {
 		a, _ = Lookup(Default)
 	}
 	return a
+}
+
+// ByPEMachine finds the architecture whose UEFI executables have COFF
+// machine m.
+func ByPEMachine(m uint16) (Arch, bool) {
+	i := slices.IndexFunc(known, func(a Arch) bool { return a.PEMachine == m })
+	if i < 0 {
+		return Arch{}, false
+	}
+	return known[i], true
 }
 
 // ByELFMachine finds the architecture whose executables have machine m.

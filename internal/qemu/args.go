@@ -83,7 +83,10 @@ func (p PortForward) String() string { return fmt.Sprintf("%d:%d", p.Host, p.Gue
 
 // Config describes a machine to boot.
 type Config struct {
-	QEMU     string   // emulator binary; DefaultBinary when empty
+	// Arch is the image's architecture: "" or amd64 for a PC, arm64 for
+	// QEMU's virt machine (see aarch64.go).
+	Arch     string
+	QEMU     string   // emulator binary; DefaultBinary (arm64: qemu-system-aarch64) when empty
 	Firmware Firmware // OVMF pair; found with FindFirmware("") when zero
 
 	Image  string // boot image; none when empty (the firmware boots to its shell)
@@ -129,6 +132,9 @@ var memoryRE = regexp.MustCompile(`^[1-9][0-9]*[KMGTkmgt]?$`)
 func (c Config) withDefaults() (Config, error) {
 	if c.QEMU == "" {
 		c.QEMU = DefaultBinary
+		if c.IsArm64() {
+			c.QEMU = arm64Binary
+		}
 	}
 	if c.Medium == "" {
 		c.Medium = MediumCDROM
@@ -166,6 +172,9 @@ func BuildArgs(cfg Config, inst Instance) ([]string, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
+	}
+	if cfg.IsArm64() {
+		return buildArgsArm64(cfg, inst)
 	}
 	if cfg.Firmware.Code == "" || cfg.Firmware.Vars == "" {
 		return nil, fmt.Errorf("build qemu command: firmware code and vars are required")
