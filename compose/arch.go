@@ -1,6 +1,7 @@
 package compose
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/tinyboot/tinyboot/compose/assemble"
 	"github.com/tinyboot/tinyboot/compose/esp"
+	"github.com/tinyboot/tinyboot/compose/iso"
 	"github.com/tinyboot/tinyboot/compose/kernel"
 	"github.com/tinyboot/tinyboot/internal/arch"
 	"github.com/tinyboot/tinyboot/internal/cache"
@@ -164,4 +166,27 @@ func imagesOf(res *Result) []*Result {
 		return res.Images
 	}
 	return []*Result{res}
+}
+
+// ImageArch is the architecture of the image at path, known by where its
+// ESP holds the UKI.
+func ImageArch(path string) (string, error) {
+	im, err := iso.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer im.Close()
+	espImage, err := im.ESP()
+	if err != nil {
+		return "", fmt.Errorf("%s: no EFI boot image: %w", path, err)
+	}
+	fat, err := esp.Open(bytes.NewReader(espImage))
+	if err != nil {
+		return "", fmt.Errorf("%s: ESP: %w", path, err)
+	}
+	_, a, err := readBootFile(fat)
+	if err != nil {
+		return "", fmt.Errorf("%s: ESP: %w", path, err)
+	}
+	return a, nil
 }

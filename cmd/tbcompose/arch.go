@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/tinyboot/tinyboot/compose"
 	"github.com/tinyboot/tinyboot/internal/arch"
+	"github.com/tinyboot/tinyboot/internal/qemu"
 	"github.com/tinyboot/tinyboot/spec"
 )
 
@@ -22,3 +24,16 @@ func overrideArch(s *spec.Spec, names []string) error {
 	s.Arch = spec.Arches(slices.Clone(names))
 	return nil
 }
+
+// findFirmwareFor finds the UEFI firmware of cfg's architecture: OVMF for
+// a PC, AAVMF for arm64.
+func findFirmwareFor(cfg qemu.Config, override string) (qemu.Firmware, error) {
+	if cfg.IsArm64() {
+		return qemu.FindFirmwareArm64(override)
+	}
+	return qemu.FindFirmware(override)
+}
+
+// imageArch is the architecture of the image run boots, so that an arm64
+// image gets the arm64 machine and firmware.
+func imageArch(path string) (string, error) { return compose.ImageArch(path) }

@@ -162,6 +162,9 @@ func (o *runOptions) run(cmd *cobra.Command, target string) error {
 		}
 		return withCode(exitInvalid, err)
 	}
+	if cfg.Arch, err = imageArch(cfg.Image); err != nil {
+		return withCode(exitInvalid, err)
+	}
 	if o.secureBoot != "" {
 		var cleanup func()
 		if cfg, cleanup, err = secureBootConfig(cfg, o.secureBoot); err != nil {
@@ -173,7 +176,7 @@ func (o *runOptions) run(cmd *cobra.Command, target string) error {
 		} else {
 			defer cleanup()
 		}
-	} else if cfg.Firmware, err = qemu.FindFirmware(o.firmware); err != nil {
+	} else if cfg.Firmware, err = findFirmwareFor(cfg, o.firmware); err != nil {
 		return withCode(exitInvalid, err)
 	}
 	stderr := cmd.ErrOrStderr()

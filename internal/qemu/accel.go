@@ -52,6 +52,9 @@ func ResolveAccel(ctx context.Context, qemuPath string, a Accel) (Accel, error) 
 	if a != AccelAuto && a != "" {
 		return a, nil
 	}
+	if filepath.Base(qemuPath) == arm64Binary {
+		return resolveAccelArm64(a), nil
+	}
 	accelCache.Lock()
 	defer accelCache.Unlock()
 	if got, ok := accelCache.m[qemuPath]; ok {
