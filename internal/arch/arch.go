@@ -101,16 +101,16 @@ func MustLookup(name string) Arch {
 // ByPEMachine finds the architecture whose UEFI executables have COFF
 // machine m.
 func ByPEMachine(m uint16) (Arch, bool) {
-	i := slices.IndexFunc(known, func(a Arch) bool { return a.PEMachine == m })
-	if i < 0 {
-		return Arch{}, false
-	}
-	return known[i], true
+	return find(func(a Arch) bool { return a.PEMachine == m })
 }
 
 // ByELFMachine finds the architecture whose executables have machine m.
 func ByELFMachine(m elf.Machine) (Arch, bool) {
-	i := slices.IndexFunc(known, func(a Arch) bool { return a.ELFMachine == m })
+	return find(func(a Arch) bool { return a.ELFMachine == m })
+}
+
+func find(match func(Arch) bool) (Arch, bool) {
+	i := slices.IndexFunc(known, match)
 	if i < 0 {
 		return Arch{}, false
 	}

@@ -111,14 +111,15 @@ func buildArgsArm64(cfg Config, inst Instance) ([]string, error) {
 			args = append(args, "-drive", drive, "-device", "virtio-blk-pci,drive=boot,bootindex=0")
 		}
 	}
-	args = append(args, commonArgs(cfg, inst)...)
+	args = append(args, commonArgs(cfg, inst, "pvpanic-pci")...)
 	return args, nil
 }
 
 // commonArgs are the parts of the command line after the boot medium that
-// an arm64 machine shares with a PC, but for the panic device: disks,
-// network, entropy, console, QMP.
-func commonArgs(cfg Config, inst Instance) []string {
+// every machine shares: disks, network, entropy, the panic device (ISA
+// pvpanic on a PC, pvpanic-pci elsewhere), console, QMP. BuildArgs writes
+// the same for a PC; it can call this once the machine types settle.
+func commonArgs(cfg Config, inst Instance, panicDevice string) []string {
 	var args []string
 	for _, d := range cfg.Disks {
 		args = append(args, "-drive", "if=virtio,format=raw,file="+optEscape(d))
@@ -132,7 +133,7 @@ func commonArgs(cfg Config, inst Instance) []string {
 		}
 		args = append(args, "-nic", nic)
 	}
-	args = append(args, "-device", "virtio-rng-pci", "-device", "pvpanic-pci", "-display", "none")
+	args = append(args, "-device", "virtio-rng-pci", "-device", panicDevice, "-display", "none")
 	if inst.Interactive {
 		args = append(args, "-serial", "mon:stdio")
 	} else {
