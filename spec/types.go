@@ -167,10 +167,10 @@ func (d DebSource) MarshalJSON() ([]byte, error) {
 
 // App is the program the agent runs: exactly one of Go or Binary.
 type App struct {
-	// Go is a Go package (directory or import path) built for linux/amd64
-	// with CGO_ENABLED=0.
+	// Go is a Go package (directory or import path) built for linux and
+	// the image's architecture with CGO_ENABLED=0.
 	Go string `yaml:"go,omitempty" json:"go,omitempty"`
-	// Binary is a prebuilt static linux/amd64 ELF.
+	// Binary is a prebuilt static linux ELF for the image's architecture.
 	Binary string `yaml:"binary,omitempty" json:"binary,omitempty"`
 	// Args and Env are passed to the app.
 	Args []string          `yaml:"args,omitempty" json:"args,omitempty"`
