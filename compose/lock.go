@@ -35,6 +35,10 @@ type Lock struct {
 	// Stub is the systemd-boot-efi package the default UEFI stub came
 	// from; absent when the spec sets kernel.stub.
 	Stub *kernel.Package `json:"stub,omitempty"`
+	// BIOSLoader are the isolinux and syslinux-common packages the ISO's
+	// BIOS loader came from; absent when the image has none or the spec
+	// sets kernel.isolinux.
+	BIOSLoader []kernel.Package `json:"bios_loader,omitempty"`
 }
 
 // LockPath is the lock file of the spec at specPath.
@@ -64,6 +68,7 @@ func ReadLock(path string) (*Lock, error) {
 	if l.Stub != nil {
 		pkgs = append(slices.Clip(pkgs), *l.Stub)
 	}
+	pkgs = append(slices.Clip(pkgs), l.BIOSLoader...)
 	for _, p := range pkgs {
 		if p.Name == "" || p.Version == "" || len(p.SHA256) != 64 {
 			return nil, fmt.Errorf("%s: package entry %+v lacks a name, version or sha256 (run tbcompose build --update)", path, p)
@@ -78,7 +83,7 @@ func (l *Lock) Equal(o *Lock) bool {
 		return l == o
 	}
 	sameStub := (l.Stub == nil) == (o.Stub == nil) && (l.Stub == nil || *l.Stub == *o.Stub)
-	return l.Version == o.Version && l.Kernel == o.Kernel && slices.Equal(l.Packages, o.Packages) && l.Zoneinfo == o.Zoneinfo && sameStub
+	return l.Version == o.Version && l.Kernel == o.Kernel && slices.Equal(l.Packages, o.Packages) && l.Zoneinfo == o.Zoneinfo && sameStub && slices.Equal(l.BIOSLoader, o.BIOSLoader)
 }
 
 // WriteLock writes l atomically.

@@ -58,12 +58,12 @@ func lockPins(r *spec.Resolved, o LockOptions) ([]kernel.Package, *Lock, error) 
 
 // writeLock records what kernel.package resolved to, unless the policy
 // forbids it or nothing changed; it returns the path written, or "".
-func writeLock(r *spec.Resolved, o LockOptions, read *Lock, resolved []kernel.Package, stub *kernel.Package, zoneinfo string) (string, error) {
+func writeLock(r *spec.Resolved, o LockOptions, read *Lock, resolved []kernel.Package, stub *kernel.Package, bios []kernel.Package, zoneinfo string) (string, error) {
 	pkg := r.Spec().Kernel.Package
 	if o.Path == "" || pkg == "" || o.Mode == LockFrozen {
 		return "", nil
 	}
-	fresh := &Lock{Version: LockVersion, Kernel: pkg, Packages: resolved, Stub: stub, Zoneinfo: zoneinfo}
+	fresh := &Lock{Version: LockVersion, Kernel: pkg, Packages: resolved, Stub: stub, BIOSLoader: bios, Zoneinfo: zoneinfo}
 	if fresh.Equal(read) {
 		return "", nil
 	}
@@ -79,4 +79,12 @@ func stubPin(read *Lock) *kernel.Package {
 		return nil
 	}
 	return read.Stub
+}
+
+// biosPins are the BIOS loader packages the lock read pins, if any.
+func biosPins(read *Lock) []kernel.Package {
+	if read == nil {
+		return nil
+	}
+	return read.BIOSLoader
 }

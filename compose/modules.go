@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -51,6 +52,17 @@ func BaseModules(r *spec.Resolved) []string {
 	return mods
 }
 
+// FormatModules are the modules an output format's machines need on top
+// of the base set: Google Compute Engine's virtio-scsi disk controller
+// and its gVNIC or virtio NIC for gce images.
+func FormatModules(formats []string) []string {
+	var mods []string
+	if slices.Contains(formats, spec.FormatGCE) {
+		mods = append(mods, "virtio_scsi", "gve", "virtio_net")
+	}
+	return mods
+}
+
 // resolveModules turns the base set and the spec's modules into a load
 // order. The answer is cached per module tree and list of names, so warm
 // builds of an unchanged spec never load the tree's index.
@@ -61,12 +73,12 @@ const (
 	modindexKind = "modindex"
 )
 
-func resolveModules(r *spec.Resolved, k *kernel.Kernel, store *cache.Cache, log *slog.Logger) ([]plan.Module, error) {
+func resolveModules(r *spec.Resolved, formats []string, k *kernel.Kernel, store *cache.Cache, log *slog.Logger) ([]plan.Module, error) {
 	tree, err := newModuleTree(k)
 	if err != nil {
 		return nil, fmt.Errorf("modules: reading the module tree %s of kernel %s: %w", k.ModulesDir, k.Version, err)
 	}
-	base := BaseModules(r)
+	base := append(BaseModules(r), FormatModules(formats)...)
 	extra := r.Spec().Modules
 	// "coldplug": the entries carry the agent's alias table since then.
 	entry := cache.Key(modresKind, "coldplug", tree.key, strings.Join(base, ","), strings.Join(extra, ",")) + ".json"

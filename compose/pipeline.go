@@ -32,7 +32,7 @@ func Build(ctx context.Context, s *spec.Resolved, opts Options) (*Result, error)
 	}
 	defer store.Release()
 	st := assemble.NewStages(ctx, opts.Log)
-	p, err := resolve(ctx, s, opts, pins, stubPin(read), store, st)
+	p, err := resolve(ctx, s, opts, lockedPins{kernel: pins, stub: stubPin(read), bios: biosPins(read)}, store, st)
 	if err != nil {
 		return nil, err
 	}
@@ -41,7 +41,7 @@ func Build(ctx context.Context, s *spec.Resolved, opts Options) (*Result, error)
 		return nil, err
 	}
 	res.Timings = st.Timings
-	if res.LockWritten, err = writeLock(s, opts.Lock, read, res.Packages, res.Stub, res.ZoneinfoSHA256); err != nil {
+	if res.LockWritten, err = writeLock(s, opts.Lock, read, res.Packages, res.Stub, res.BIOSLoader, res.ZoneinfoSHA256); err != nil {
 		return nil, err
 	}
 	// Pruning keeps everything this build used, so the next build of the

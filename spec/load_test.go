@@ -339,7 +339,7 @@ time: {ntp: []}
 	if s.App.Restart != RestartNever || s.App.OnExit != OnExitReboot || s.Persistent.FS != FSBtrfs ||
 		s.Persistent.Wait != DefaultPersistentWait || s.Network.DHCP == nil || !*s.Network.DHCP ||
 		s.Network.Wait != DefaultNetworkWait || s.Time.Wait != DefaultTimeWait || len(s.Time.NTP) != 0 ||
-		s.Hostname != "hello" || s.CACerts != "system" || s.Output != filepath.Join(dir, "hello.iso") ||
+		s.Hostname != "hello" || s.CACerts != "system" || s.Output != "" ||
 		s.App.StopTimeout.String() != "1m30s" || s.Persistent.Label != "data" {
 		t.Errorf("after ApplyDefaults: %+v %+v", s, s.Persistent)
 	}
@@ -349,7 +349,7 @@ func TestApplyDefaults(t *testing.T) {
 	s := &Spec{Name: "box", Dir: "/specs", Persistent: &Persistent{}}
 	s.ApplyDefaults()
 	if s.App.StopTimeout != DefaultStopTimeout || s.Persistent.Label != DefaultLabel ||
-		s.Time.NTP[0] != DefaultNTP[0] || s.Output != "/specs/box.iso" || s.Hostname != "box" {
+		s.Time.NTP[0] != DefaultNTP[0] || s.Output != "" || s.Hostname != "box" {
 		t.Errorf("%+v", s)
 	}
 	// The default list must not alias DefaultNTP.

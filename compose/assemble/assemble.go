@@ -60,6 +60,9 @@ type Result struct {
 	// Stub is the package the default UEFI stub came from; nil when the
 	// spec sets kernel.stub.
 	Stub *kernel.Package `json:"stub_package,omitempty"`
+	// BIOSLoader are the packages ISOLINUX came from; nil when the image
+	// has no BIOS loader or the spec sets kernel.isolinux.
+	BIOSLoader []kernel.Package `json:"bios_loader_packages,omitempty"`
 	// ZoneinfoSHA256 is the zone database shipped, when a timezone is set.
 	ZoneinfoSHA256 string `json:"zoneinfo_sha256,omitempty"`
 	// LockWritten is the lock file the build wrote, if any.
@@ -182,6 +185,9 @@ func Assemble(ctx context.Context, p *plan.Plan, opts Options, st *Stages) (*Res
 
 	parts := &Parts{Initramfs: initrd.data, ESP: boot.esp, uki: boot.uki, ukiSize: boot.ukiSize}
 	res := &Result{KernelVersion: p.Kernel.Version, Packages: p.Kernel.Packages, ZoneinfoSHA256: p.ZoneinfoSHA256, Stub: p.StubPackage}
+	if p.BIOS != nil {
+		res.BIOSLoader = p.BIOS.Packages
+	}
 	for _, m := range p.Modules {
 		res.Modules = append(res.Modules, m.Name)
 	}
