@@ -22,6 +22,9 @@ func TestDiskSize(t *testing.T) {
 	plainBytes, err := os.ReadFile(plain)
 	must(t, err)
 
+	if n, err := Size(t.Context(), opts); err != nil || n != int64(len(plainBytes)) {
+		t.Errorf("Size: %d, %v; the image written is %d bytes", n, err, len(plainBytes))
+	}
 	const size = 256 << 20
 	opts.DiskSize = size
 	disk := filepath.Join(dir, "disk.img")

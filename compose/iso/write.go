@@ -166,6 +166,29 @@ func WriteTo(ctx context.Context, w io.Writer, opts Options) (int64, error) {
 	return n, nil
 }
 
+// Size returns the size of the image Write would write for opts with
+// DiskSize unset: the ISO volume and the backup GPT after it. It plans the
+// layout (stat'ing the payload) without writing anything.
+func Size(ctx context.Context, opts Options) (int64, error) {
+	opts.DiskSize = 0
+	if err := opts.Validate(); err != nil {
+		return 0, err
+	}
+	t, err := planTree(ctx, opts.Files, opts.Aliases)
+	if err != nil {
+		return 0, err
+	}
+	l, err := planLayout(&opts, t)
+	if err != nil {
+		return 0, err
+	}
+	tables, err := l.hybridTables(make([]byte, sha256.Size))
+	if err != nil {
+		return 0, err
+	}
+	return int64(tables.totalLBA) * lbaSize, nil
+}
+
 // Write builds the image at out, creating or truncating it. On error out
 // may hold a partial image; the caller is expected to write to a temporary
 // name and rename.
