@@ -202,8 +202,12 @@ func BuildArgs(cfg Config, inst Instance) ([]string, error) {
 		if cfg.Initrd != "" {
 			args = append(args, "-initrd", cfg.Initrd)
 		}
-		if cfg.Append != "" {
-			args = append(args, "-append", cfg.Append)
+		cmdline := cfg.Append
+		if micro {
+			cmdline = microVMAppend(cmdline, cfg.Accel)
+		}
+		if cmdline != "" {
+			args = append(args, "-append", cmdline)
 		}
 	}
 	if cfg.Image != "" {
@@ -246,7 +250,9 @@ func BuildArgs(cfg Config, inst Instance) ([]string, error) {
 	// wait, and a panic device so a guest kernel panic ends the run as
 	// "guest-panic" rather than as a reset.
 	if micro {
-		args = append(args, "-device", "virtio-rng-device", "-device", "pvpanic")
+		// i8042: the keyboard controller Firecracker also emulates, for
+		// Ctrl-Alt-Del (see VM.CtrlAltDel); microvm has none by default.
+		args = append(args, "-device", "virtio-rng-device", "-device", "pvpanic", "-device", "i8042")
 	} else {
 		args = append(args, "-device", "virtio-rng-pci", "-device", "pvpanic")
 	}

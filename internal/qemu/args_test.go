@@ -13,6 +13,8 @@ import (
 var testFW = Firmware{Code: "/fw/CODE.fd", Vars: "/fw/VARS.fd"}
 
 func TestBuildArgs(t *testing.T) {
+	defer func(f func() int) { hostTSCkHz = f }(hostTSCkHz)
+	hostTSCkHz = func() int { return 2445402 }
 	common := func(accel ...string) []string {
 		return append(append([]string{"qemu-system-x86_64", "-machine", "q35"}, accel...),
 			"-m", "512M", "-smp", "1", "-nodefaults", "-no-user-config",
@@ -115,15 +117,15 @@ func TestBuildArgs(t *testing.T) {
 		},
 		{
 			name: "microvm: virtio-mmio disk, NIC and rng",
-			cfg: Config{Machine: MachineMicroVM, Kernel: "vmlinuz", Initrd: "initrd.img", Accel: AccelTCG,
+			cfg: Config{Machine: MachineMicroVM, Kernel: "vmlinuz", Initrd: "initrd.img", Append: "console=ttyS0", Accel: AccelTCG,
 				Disks: []string{"a.img", "b.img"}, Publish: []PortForward{{Host: 8080, Guest: 80}}},
 			want: []string{"qemu-system-x86_64", "-machine", "microvm", "-accel", "tcg",
 				"-m", "512M", "-smp", "1", "-nodefaults", "-no-user-config",
-				"-kernel", "vmlinuz", "-initrd", "initrd.img",
+				"-kernel", "vmlinuz", "-initrd", "initrd.img", "-append", "console=ttyS0 tsc_early_khz=2445402",
 				"-drive", "if=none,id=disk0,format=raw,file=a.img", "-device", "virtio-blk-device,drive=disk0",
 				"-drive", "if=none,id=disk1,format=raw,file=b.img", "-device", "virtio-blk-device,drive=disk1",
 				"-netdev", "user,id=net0,hostfwd=tcp:127.0.0.1:8080-:80", "-device", "virtio-net-device,netdev=net0",
-				"-device", "virtio-rng-device", "-device", "pvpanic", "-display", "none", "-serial", "stdio"},
+				"-device", "virtio-rng-device", "-device", "pvpanic", "-device", "i8042", "-display", "none", "-serial", "stdio"},
 		},
 	}
 	for _, tt := range tests {
