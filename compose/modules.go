@@ -23,7 +23,7 @@ import (
 // BaseModules are the modules the spec's features need, before the spec's
 // own modules: the boot medium (CD over AHCI, IDE or virtio-scsi; a USB
 // stick; a raw virtio or NVMe disk), isofs for /iso, the virtio PCI
-// transport that no virtio driver lists as a dependency, the persistent
+// and MMIO transports that no virtio driver lists as a dependency, the persistent
 // volume's filesystem, the NIC drivers QEMU and common clouds use when DHCP
 // is on or interfaces are configured, the ACPI power button the agent
 // turns into a clean shutdown, and the watchdogs of QEMU (i6300esb) and
@@ -32,6 +32,7 @@ func BaseModules(r *spec.Resolved) []string {
 	s := r.Spec()
 	mods := []string{
 		"virtio_pci", "isofs",
+		"virtio_mmio", // microVMs (QEMU -M microvm, Firecracker): virtio without PCI
 		"ahci", "ata_piix", "sr_mod", "virtio_scsi",
 		"virtio_blk", "sd_mod", "nvme",
 		"xhci_pci", "usb_storage", "uas",

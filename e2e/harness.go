@@ -129,7 +129,11 @@ type Machine struct {
 // start-up only.
 func Boot(t testing.TB, ctx context.Context, cfg qemu.Config) *Machine {
 	t.Helper()
-	RequireTools(t, qemu.DefaultBinary, ToolOVMF)
+	if cfg.FirmwareKind == qemu.FirmwareUEFI || (cfg.FirmwareKind == "" && cfg.Kernel == "") {
+		RequireTools(t, qemu.DefaultBinary, ToolOVMF)
+	} else {
+		RequireTools(t, qemu.DefaultBinary) // SeaBIOS and qboot come with QEMU
+	}
 	dir := t.TempDir()
 	m := &Machine{t: t, LogPath: cfg.ConsoleLog, StderrLog: filepath.Join(dir, "qemu-stderr.log")}
 	if m.LogPath == "" {
