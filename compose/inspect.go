@@ -351,5 +351,10 @@ func inspectBoot(in *Inspection, kernelImage, initrd []byte, cmdline string) err
 		}
 	}
 	sort.SliceStable(in.Initramfs, func(i, j int) bool { return in.Initramfs[i].Path < in.Initramfs[j].Path })
+	if in.Uname == "" && in.Spec != nil {
+		// A kernel directory has no .uname; the baked spec names the
+		// kernel its modules are for.
+		in.Uname = in.Spec.KernelVersion
+	}
 	return nil
 }

@@ -9,9 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tinyboot/tinyboot/compose"
-	"github.com/tinyboot/tinyboot/compose/iso"
-	"github.com/tinyboot/tinyboot/compose/uki"
 	"github.com/tinyboot/tinyboot/internal/qemu"
 	"github.com/tinyboot/tinyboot/spec"
 )
@@ -32,42 +29,16 @@ func (k kernelImage) append(t testing.TB) string {
 	return strings.TrimSuffix(string(b), "\n")
 }
 
-// kernelFormat builds the test image for o in the kernel format. Until
-// `tbcompose build --format kernel` exists it writes the directory from
-// the ISO's UKI sections, which is what that format holds (the exact
-// bytes of .linux, .initrd and .cmdline without its NUL).
+// kernelFormat is the kernel format of the test image for o, from the
+// build that writes every format the scenarios boot.
 func kernelFormat(t testing.TB, o imageOpts) kernelImage {
 	t.Helper()
-	im, err := iso.Open(testImage(t, o))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer im.Close()
-	b, err := compose.ReadBoot(im)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(t.TempDir(), "e2e-kernel")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	k := kernelImage{
+	dir := formatImages(t, o)[spec.FormatKernel]
+	return kernelImage{
 		Vmlinuz: filepath.Join(dir, "vmlinuz"),
 		Initrd:  filepath.Join(dir, "initrd.img"),
 		Cmdline: filepath.Join(dir, "cmdline"),
 	}
-	cmdline := append(bytes.TrimRight(b.Sections[uki.SectionCmdline], "\x00"), '\n')
-	for path, data := range map[string][]byte{
-		k.Vmlinuz: b.Sections[uki.SectionLinux], k.Initrd: b.Sections[uki.SectionInitrd], k.Cmdline: cmdline,
-	} {
-		if len(data) == 0 {
-			t.Fatalf("the image's UKI has no section for %s", filepath.Base(path))
-		}
-		if err := os.WriteFile(path, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return k
 }
 
 // kernelServeOpts is the test app serving HTTP with a required btrfs

@@ -119,6 +119,9 @@ func (c *checker) kernel() {
 	}
 }
 
+// IsolinuxISODir is where the BIOS loader lives on the ISO.
+const IsolinuxISODir = "/isolinux"
+
 // IsolinuxFiles are the files a kernel.isolinux directory must hold.
 var IsolinuxFiles = []string{"isolinux.bin", "ldlinux.c32", "isohdpfx.bin"}
 
@@ -185,6 +188,11 @@ func (c *checker) files() {
 		dptr := ptr + "/dst"
 		if path.Clean(f.Dst) != f.Dst || slices.Contains(strings.Split(f.Dst, "/"), "..") {
 			c.errorf(dptr, fmt.Sprintf("write it as %q", path.Clean(f.Dst)), "dst %q is not a clean absolute path", f.Dst)
+			continue
+		}
+		if c.s.Kernel.Isolinux != IsolinuxNone && (f.Dst == IsolinuxISODir || inside(f.Dst, IsolinuxISODir)) {
+			c.errorf(dptr, "choose another dst, or set kernel.isolinux: none for an image without BIOS boot",
+				"dst %q: %s on the ISO is the BIOS loader's", f.Dst, IsolinuxISODir)
 			continue
 		}
 		clash := false
