@@ -13,22 +13,39 @@ import (
 	"github.com/tinyboot/tinyboot/compose/esp"
 	"github.com/tinyboot/tinyboot/compose/iso"
 	"github.com/tinyboot/tinyboot/compose/kernel"
+	"github.com/tinyboot/tinyboot/compose/plan"
 	"github.com/tinyboot/tinyboot/internal/arch"
 	"github.com/tinyboot/tinyboot/internal/cache"
 	"github.com/tinyboot/tinyboot/spec"
 )
 
-// ArchOutput is the path of the image of architecture a when a build
+// ArchOutput is the path of the output of architecture a when a build
 // writes out: out itself for a single-architecture spec, else out with
-// "-<arch>" before its extension (hello.iso becomes hello-arm64.iso), so
-// that the images of one spec sit side by side. Every output format's
-// name goes through here.
+// "-<arch>" before its extension (hello.iso becomes hello-arm64.iso,
+// hello.tar.gz hello-arm64.tar.gz, the kernel directory hello-kernel
+// hello-kernel-arm64), so that the outputs of one spec sit side by side.
+// Every output format's path goes through here (see archOutputs).
 func ArchOutput(out, a string, multi bool) string {
 	if !multi {
 		return out
 	}
 	ext := filepath.Ext(out)
+	for _, long := range []string{".containerdisk.tar", ".tar.gz"} {
+		if strings.HasSuffix(out, long) {
+			ext = long
+		}
+	}
 	return strings.TrimSuffix(out, ext) + "-" + a + ext
+}
+
+// archOutputs names every output of an image of a multi-architecture
+// build by its architecture.
+func archOutputs(outs []plan.Output, a string) []plan.Output {
+	named := make([]plan.Output, len(outs))
+	for i, o := range outs {
+		named[i] = plan.Output{Format: o.Format, Path: ArchOutput(o.Path, a, true)}
+	}
+	return named
 }
 
 // CmdlineArch is Cmdline for an image of a: the default serial console
@@ -70,16 +87,12 @@ func readBootFile(fat *esp.FS) ([]byte, string, error) {
 // Images when there are several, and the lock read.
 func buildArches(ctx context.Context, s *spec.Resolved, opts Options, store *cache.Cache) (*Result, *Lock, error) {
 	arches := s.Arches()
-	out := opts.Output
-	if out == "" {
-		out = s.Output()
-	}
 	var results []*Result
 	var read *Lock
 	for _, name := range arches {
 		r := s.ForArch(name)
 		o := opts
-		o.Output = ArchOutput(out, name, len(arches) > 1)
+		o.multiArch = len(arches) > 1
 		pins, lock, err := lockPins(r, o.Lock)
 		if err != nil {
 			return nil, nil, err
@@ -91,7 +104,7 @@ func buildArches(ctx context.Context, s *spec.Resolved, opts Options, store *cac
 			}
 		}
 		st := assemble.NewStages(ctx, opts.Log)
-		p, err := resolve(ctx, r, o, pins, stubPin(lock, name), store, st)
+		p, err := resolve(ctx, r, o, lockedPins{kernel: pins, stub: stubPin(lock, name), bios: biosPins(lock)}, store, st)
 		if err != nil {
 			return nil, nil, archError(name, len(arches), err)
 		}
@@ -117,6 +130,20 @@ func archError(name string, n int, err error) error {
 		return err
 	}
 	return fmt.Errorf("arch %s: %w", name, err)
+}
+
+// lockedBIOS are the BIOS loader packages of the images of res that have
+// one (only amd64's), else those read.
+func lockedBIOS(res *Result, read *Lock) []kernel.Package {
+	for _, r := range imagesOf(res) {
+		if len(r.BIOSLoader) > 0 {
+			return r.BIOSLoader
+		}
+	}
+	if read != nil && !slices.ContainsFunc(imagesOf(res), func(r *Result) bool { return arch.MustLookup(r.Arch).BIOS }) {
+		return read.BIOSLoader
+	}
+	return nil
 }
 
 // lockedPackages are the kernel packages of every image of res for the

@@ -16,8 +16,14 @@ import (
 
 // Options tune a build; the zero value builds the spec as written.
 type Options struct {
-	// Output overrides the spec's output path.
+	// Output overrides the spec's output path: the file of the one format
+	// written, or the directory of several.
 	Output string
+	// Formats override the spec's formats key (build --format).
+	Formats []string
+	// DiskSize is the raw format's disk size in bytes (build
+	// --disk-size); 0 rounds the image up to a whole MiB.
+	DiskSize int64
 	// Compression of the initramfs; default zstd.
 	Compression initramfs.Compression
 	// AgentPath is a prebuilt agent; empty builds one from source.
@@ -46,6 +52,10 @@ type Options struct {
 	HTTPClient *http.Client
 	// Log gets one line per stage.
 	Log *slog.Logger
+
+	// multiArch names each output by its architecture: the build is one
+	// of a spec's several (see buildArches).
+	multiArch bool
 }
 
 // DefaultEpoch is the time stamped into images when SOURCE_DATE_EPOCH is

@@ -65,12 +65,12 @@ func lockPins(r *spec.Resolved, o LockOptions) ([]kernel.Package, *Lock, error) 
 // writeLock records what kernel.package resolved to, unless the policy
 // forbids it or nothing changed; it returns the path written, or "".
 // stubs are the stub packages of each architecture built, in order.
-func writeLock(r *spec.Resolved, o LockOptions, read *Lock, resolved []kernel.Package, stubs []kernel.Package, zoneinfo string) (string, error) {
+func writeLock(r *spec.Resolved, o LockOptions, read *Lock, resolved []kernel.Package, stubs []kernel.Package, bios []kernel.Package, zoneinfo string) (string, error) {
 	pkg := r.Spec().Kernel.Package
 	if o.Path == "" || pkg == "" || o.Mode == LockFrozen {
 		return "", nil
 	}
-	fresh := &Lock{Version: LockVersion, Kernel: pkg, Packages: resolved, Zoneinfo: zoneinfo}
+	fresh := &Lock{Version: LockVersion, Kernel: pkg, Packages: resolved, BIOSLoader: bios, Zoneinfo: zoneinfo}
 	switch len(stubs) {
 	case 0:
 	case 1:
@@ -120,4 +120,12 @@ func optional(p *kernel.Package) []kernel.Package {
 		return nil
 	}
 	return []kernel.Package{*p}
+}
+
+// biosPins are the BIOS loader packages the lock read pins, if any.
+func biosPins(read *Lock) []kernel.Package {
+	if read == nil {
+		return nil
+	}
+	return read.BIOSLoader
 }

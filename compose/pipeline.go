@@ -28,7 +28,7 @@ func Build(ctx context.Context, s *spec.Resolved, opts Options) (*Result, error)
 	if err != nil {
 		return nil, err
 	}
-	if res.LockWritten, err = writeLock(s, opts.Lock, read, lockedPackages(res, read), lockedStubs(res, read), res.ZoneinfoSHA256); err != nil {
+	if res.LockWritten, err = writeLock(s, opts.Lock, read, lockedPackages(res, read), lockedStubs(res, read), lockedBIOS(res, read), res.ZoneinfoSHA256); err != nil {
 		return nil, err
 	}
 	// Pruning keeps everything this build used, so the next build of the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -50,9 +51,11 @@ func arm64KernelPackages(t testing.TB) []kernel.Package {
 	return arm64Pin.pkgs
 }
 
-// buildExampleArm64 builds examples/tinyboot.yaml for arm64, as
-// `tbcompose build --arch arm64 --locked` would with the run's arm64 pin.
-func buildExampleArm64(t *testing.T) string {
+// buildExampleArm64 builds examples/tinyboot.yaml for arm64 in the iso
+// and kernel formats, as `tbcompose build --arch arm64 --format iso,kernel
+// --locked` would with the run's arm64 pin, and returns each format's
+// output.
+func buildExampleArm64(t *testing.T) map[string]string {
 	t.Helper()
 	RequireTools(t, ToolStub)
 	path, err := filepath.Abs(filepath.Join("..", "examples", "tinyboot.yaml"))
@@ -77,8 +80,9 @@ func buildExampleArm64(t *testing.T) string {
 	defer cancel()
 	start := time.Now()
 	res, err := compose.Build(ctx, s.WithDefaults(), compose.Options{
-		Output: filepath.Join(workDir, "example-arm64.iso"),
-		Lock:   compose.LockOptions{Path: lockPath, Mode: compose.LockFrozen},
+		Output:  filepath.Join(workDir, "example-arm64"),
+		Formats: []string{spec.FormatISO, spec.FormatKernel},
+		Lock:    compose.LockOptions{Path: lockPath, Mode: compose.LockFrozen},
 	})
 	if err != nil {
 		t.Fatalf("build the example for arm64: %v", err)
@@ -86,51 +90,68 @@ func buildExampleArm64(t *testing.T) string {
 	if res.Arch != "arm64" {
 		t.Fatalf("built a %s image, want arm64", res.Arch)
 	}
-	t.Logf("built the arm64 example (%d KiB) in %v", res.Size>>10, time.Since(start).Round(time.Millisecond))
-	return res.Output
+	t.Logf("built the arm64 example (ISO %d KiB) in %v", res.Size>>10, time.Since(start).Round(time.Millisecond))
+	outs := map[string]string{}
+	for _, o := range res.Outputs {
+		outs[o.Format] = o.Path
+	}
+	return outs
 }
 
 // TestArm64Example builds the example for arm64 and boots it under
-// qemu-system-aarch64 (emulated on an amd64 host) with the arm64 UEFI
-// firmware: from the ISO as a CD on virtio-scsi, the app answers HTTP
-// through a forwarded port and serves the /iso payload, the power button
-// ends in a clean power-off; then from the same ISO as a raw virtio disk,
-// the btrfs /persistent boot counter has survived.
+// qemu-system-aarch64 (emulated on an amd64 host) on the virt machine:
+// with the arm64 UEFI firmware from the ISO as a CD on virtio-scsi, the
+// app answers HTTP through a forwarded port and serves the /iso payload,
+// the power button ends in a clean power-off; then from the same ISO as a
+// raw virtio disk, and then the kernel format with -kernel (no firmware,
+// so no /iso), the btrfs /persistent boot counter has survived each
+// power-off.
 func TestArm64Example(t *testing.T) {
 	timeScenario(t)
-	img := buildExampleArm64(t)
+	outs := buildExampleArm64(t)
+	img := outs[spec.FormatISO]
+	kdir := outs[spec.FormatKernel]
+	cmdline, err := os.ReadFile(filepath.Join(kdir, "cmdline"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	want, err := os.ReadFile(filepath.Join("..", "examples", "www", "index.html"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	disk := newDisk(t, spec.FSBtrfs, spec.DefaultLabel)
 	for i, tt := range []struct {
-		medium qemu.Medium
-		iso    string // the device /iso is mounted from
+		name string
+		cfg  qemu.Config
+		iso  string // the device /iso is mounted from; "" for none
 	}{
-		{qemu.MediumCDROM, "/dev/sr0"},
-		{qemu.MediumRaw, "/dev/vd[a-z]"},
+		{"cdrom", qemu.Config{Image: img, Medium: qemu.MediumCDROM}, "/dev/sr0"},
+		{"raw", qemu.Config{Image: img, Medium: qemu.MediumRaw}, "/dev/vd[a-z]"},
+		{"kernel", qemu.Config{FirmwareKind: qemu.FirmwareNone, Kernel: filepath.Join(kdir, "vmlinuz"),
+			Initrd: filepath.Join(kdir, "initrd.img"), Append: strings.TrimSpace(string(cmdline))}, ""},
 	} {
-		t.Run(string(tt.medium), func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			port := freePort(t)
-			m := boot(t, qemu.Config{
-				Arch:    "arm64",
-				Image:   img,
-				Medium:  tt.medium,
-				Disks:   []string{disk},
-				Publish: []qemu.PortForward{{Host: uint16(port), Guest: 8080}},
-				// 1 GiB: the arm64 kernel is an uncompressed 31 MiB Image.
-				Memory: "1G",
-			})
+			cfg := tt.cfg
+			cfg.Arch = "arm64"
+			cfg.Disks = []string{disk}
+			cfg.Publish = []qemu.PortForward{{Host: uint16(port), Guest: 8080}}
+			// 1 GiB: the arm64 kernel is an uncompressed 31 MiB Image.
+			cfg.Memory = "1G"
+			m := boot(t, cfg)
 			ctx := context.Background()
-			m.Expect(ctx, `tinyboot: .*iso: mounted `+tt.iso+` at /iso \(volume `, bootWait)
+			if tt.iso != "" {
+				m.Expect(ctx, `tinyboot: .*iso: mounted `+tt.iso+` at /iso \(volume `, bootWait)
+			}
 			m.Expect(ctx, `tinyboot: .*persistent: mounted /dev/vd[a-z] at /persistent \(btrfs, label tinyboot\)`, bootWait)
 			m.Expect(ctx, `tinyboot: .*app: started /bin/`, bootWait)
 			m.Expect(ctx, fmt.Sprintf(`hello: boot count %d`, i+1), stepWait)
 			m.Expect(ctx, `hello: listening on :8080`, stepWait)
 			base := fmt.Sprintf("http://127.0.0.1:%d", port)
-			if got := httpGet(t, base+"/iso/www/index.html"); !bytes.Equal(got, want) {
-				t.Errorf("GET /iso/www/index.html = %q, want the bytes of examples/www/index.html", got)
+			if tt.iso != "" {
+				if got := httpGet(t, base+"/iso/www/index.html"); !bytes.Equal(got, want) {
+					t.Errorf("GET /iso/www/index.html = %q, want the bytes of examples/www/index.html", got)
+				}
 			}
 			if page := httpGet(t, base+"/"); !bytes.Contains(page, []byte(fmt.Sprintf("boot count: %d", i+1))) {
 				t.Errorf("GET / lacks boot count %d:\n%s", i+1, page)

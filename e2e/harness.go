@@ -30,26 +30,29 @@ const (
 	ToolAAVMF = "aavmf"
 )
 
+// arm64QEMU is the emulator of arm64 guests.
+const arm64QEMU = "qemu-system-aarch64"
+
 // stubPath is where Debian's systemd-boot-efi installs the EFI stub.
 const stubPath = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub"
 
 // toolPackages names the Debian package that provides each tool.
 var toolPackages = map[string]string{
-	qemu.DefaultBinary:    "qemu-system-x86",
-	ToolOVMF:              "ovmf",
-	"qemu-system-aarch64": "qemu-system-arm",
-	ToolAAVMF:             "qemu-efi-aarch64",
-	ToolStub:              "systemd-boot-efi",
-	stubPath:              "systemd-boot-efi",
-	"mkfs.btrfs":          "btrfs-progs",
-	"mkfs.ext4":           "e2fsprogs",
-	"mkfs.vfat":           "dosfstools",
-	"blkid":               "util-linux",
-	"xorriso":             "xorriso",
-	"mcopy":               "mtools",
-	"mformat":             "mtools",
-	"zstd":                "zstd",
-	"cpio":                "cpio",
+	qemu.DefaultBinary: "qemu-system-x86",
+	ToolOVMF:           "ovmf",
+	arm64QEMU:          "qemu-system-arm",
+	ToolAAVMF:          "qemu-efi-aarch64",
+	ToolStub:           "systemd-boot-efi",
+	stubPath:           "systemd-boot-efi",
+	"mkfs.btrfs":       "btrfs-progs",
+	"mkfs.ext4":        "e2fsprogs",
+	"mkfs.vfat":        "dosfstools",
+	"blkid":            "util-linux",
+	"xorriso":          "xorriso",
+	"mcopy":            "mtools",
+	"mformat":          "mtools",
+	"zstd":             "zstd",
+	"cpio":             "cpio",
 }
 
 // sbinDirs are searched after PATH: mkfs tools live in /usr/sbin, which
@@ -137,10 +140,16 @@ type Machine struct {
 // start-up only.
 func Boot(t testing.TB, ctx context.Context, cfg qemu.Config) *Machine {
 	t.Helper()
-	if cfg.IsArm64() {
-		RequireTools(t, "qemu-system-aarch64", ToolAAVMF)
-	} else {
+	uefi := cfg.FirmwareKind == qemu.FirmwareUEFI || (cfg.FirmwareKind == "" && cfg.Kernel == "")
+	switch {
+	case cfg.IsArm64() && uefi:
+		RequireTools(t, arm64QEMU, ToolAAVMF)
+	case cfg.IsArm64():
+		RequireTools(t, arm64QEMU)
+	case uefi:
 		RequireTools(t, qemu.DefaultBinary, ToolOVMF)
+	default:
+		RequireTools(t, qemu.DefaultBinary) // SeaBIOS and qboot come with QEMU
 	}
 	dir := t.TempDir()
 	m := &Machine{t: t, LogPath: cfg.ConsoleLog, StderrLog: filepath.Join(dir, "qemu-stderr.log")}

@@ -195,6 +195,20 @@ ca_certs: ./nope.pem
 			"4:15: files[0].src: ./nope does not exist",
 			"5:11: ca_certs: ./nope.pem does not exist",
 		}},
+		{"isolinux directory lacks files", "name: a\nkernel: {package: linux-image-amd64, isolinux: ./www}\napp: {go: ./hello}\n", []string{
+			"2:48: kernel.isolinux: ./www has no isohdpfx.bin",
+			"2:48: kernel.isolinux: ./www has no isolinux.bin",
+			"2:48: kernel.isolinux: ./www has no ldlinux.c32",
+		}},
+		{"isolinux missing", "name: a\nkernel: {package: linux-image-amd64, isolinux: ./nope}\napp: {go: ./hello}\n", []string{
+			"2:48: kernel.isolinux: ./nope does not exist",
+		}},
+		{"files on the BIOS loader's directory", "name: a\nkernel: {package: linux-image-amd64}\napp: {go: ./hello}\nfiles: [{src: ./www, dst: /isolinux/x}]\n", []string{
+			`4:27: files[0].dst: dst "/isolinux/x": /isolinux on the ISO is the BIOS loader's`,
+		}},
+		{"unknown format", head + "app: {go: ./hello}\nformats: [iso, vhd]\n", []string{
+			`4:16: formats[1]: invalid value "vhd"`,
+		}},
 		{"vmlinuz and modules_dir kinds", "name: a\nkernel: {vmlinuz: ./modules, modules_dir: ./vmlinuz}\napp: {go: ./hello}\n", []string{
 			"2:19: kernel.vmlinuz: ./modules is a directory, want a file",
 			"2:43: kernel.modules_dir: ./vmlinuz is not a directory",
@@ -343,7 +357,7 @@ time: {ntp: []}
 	if s.App.Restart != RestartNever || s.App.OnExit != OnExitReboot || s.Persistent.FS != FSBtrfs ||
 		s.Persistent.Wait != DefaultPersistentWait || s.Network.DHCP == nil || !*s.Network.DHCP ||
 		s.Network.Wait != DefaultNetworkWait || s.Time.Wait != DefaultTimeWait || len(s.Time.NTP) != 0 ||
-		s.Hostname != "hello" || s.CACerts != "system" || s.Output != filepath.Join(dir, "hello.iso") ||
+		s.Hostname != "hello" || s.CACerts != "system" || s.Output != "" ||
 		s.App.StopTimeout.String() != "1m30s" || s.Persistent.Label != "data" {
 		t.Errorf("after ApplyDefaults: %+v %+v", s, s.Persistent)
 	}
@@ -353,7 +367,7 @@ func TestApplyDefaults(t *testing.T) {
 	s := &Spec{Name: "box", Dir: "/specs", Persistent: &Persistent{}}
 	s.ApplyDefaults()
 	if s.App.StopTimeout != DefaultStopTimeout || s.Persistent.Label != DefaultLabel ||
-		s.Time.NTP[0] != DefaultNTP[0] || s.Output != "/specs/box.iso" || s.Hostname != "box" {
+		s.Time.NTP[0] != DefaultNTP[0] || s.Output != "" || s.Hostname != "box" {
 		t.Errorf("%+v", s)
 	}
 	// The default list must not alias DefaultNTP.

@@ -52,6 +52,9 @@ type Spec struct {
 	// Archive lists the package archives kernel.package and the UEFI stub
 	// come from; empty means the Debian sources configured on the host.
 	Archive []ArchiveSource `yaml:"archive,omitempty" json:"archive,omitempty"`
+	// Formats are the outputs one build writes (FormatISO … see
+	// OutputFormats); empty means [iso].
+	Formats []string `yaml:"formats,omitempty" json:"formats,omitempty"`
 	// Arch is the architecture the image is built for, or a list of them
 	// for one image each; default amd64 (see spec/arch.go).
 	Arch Arches `yaml:"arch,omitempty" json:"arch,omitempty"`
@@ -78,7 +81,30 @@ type Kernel struct {
 	// Stub overrides the UEFI stub (default: systemd's linuxx64.efi.stub
 	// from the archive's systemd-boot-efi).
 	Stub string `yaml:"stub,omitempty" json:"stub,omitempty"`
+	// Isolinux is the BIOS loader of the ISO and raw disk: a directory
+	// holding isolinux.bin, ldlinux.c32 and isohdpfx.bin, or "none" for
+	// UEFI-only images (default: Debian's isolinux and syslinux-common
+	// from the archive).
+	Isolinux string `yaml:"isolinux,omitempty" json:"isolinux,omitempty"`
 }
+
+// IsolinuxNone turns BIOS boot off.
+const IsolinuxNone = "none"
+
+// The output formats of a build, as the formats key and --format name
+// them.
+const (
+	FormatISO           = "iso"
+	FormatUKI           = "uki"
+	FormatKernel        = "kernel"
+	FormatRaw           = "raw"
+	FormatGCE           = "gce"
+	FormatContainerDisk = "containerdisk"
+)
+
+// OutputFormats lists every output format, in the order a build writes
+// them.
+var OutputFormats = []string{FormatISO, FormatUKI, FormatKernel, FormatRaw, FormatGCE, FormatContainerDisk}
 
 // ArchiveSource is one Debian-format archive, as a deb822 sources entry
 // means it.

@@ -162,9 +162,7 @@ func (o *runOptions) run(cmd *cobra.Command, target string) error {
 		}
 		return withCode(exitInvalid, err)
 	}
-	if cfg.Arch, err = imageArch(cfg.Image); err != nil {
-		return withCode(exitInvalid, err)
-	}
+	cfg.Arch = imageArch(cfg.Image)
 	if o.secureBoot != "" {
 		var cleanup func()
 		if cfg, cleanup, err = secureBootConfig(cfg, o.secureBoot); err != nil {

@@ -86,7 +86,7 @@ func TestRunPrintCmd(t *testing.T) {
 		" -device qemu-xhci,id=xhci -drive if=none,id=boot,format=raw,readonly=on,file=" + p("hello.bin") +
 		" -device usb-storage,bus=xhci.0,drive=boot,bootindex=0" +
 		" -drive if=virtio,format=raw,file=" + p("data.img") +
-		" -nic user,model=virtio-net-pci,hostfwd=tcp::8080-:80,hostfwd=tcp::2222-:22" +
+		" -nic user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:8080-:80,hostfwd=tcp:127.0.0.1:2222-:22" +
 		" -device virtio-rng-pci -device pvpanic -display none -serial mon:stdio -no-reboot\n"
 	if out != want {
 		t.Errorf("printed\n%s\nwant\n%s", out, want)

@@ -36,7 +36,7 @@ type bootImage struct {
 const espKind = "esp"
 
 // bootCacheVersion changes whenever the UKI or ESP layout does.
-const bootCacheVersion = "1"
+const bootCacheVersion = "2"
 
 // bootMeta is stored beside a cached ESP for the size report.
 type bootMeta struct {
@@ -145,8 +145,8 @@ func buildUKI(ctx context.Context, p *plan.Plan, stub, initrd []byte) (*bootImag
 		uki.Bytes(uki.SectionOSRel, []byte(p.OSRelease)),
 		uki.Bytes(uki.SectionCmdline, append([]byte(p.Cmdline), 0)),
 		uki.Bytes(uki.SectionUname, []byte(k.Version)),
-		uki.Bytes(uki.SectionLinux, vmlinuz),
-		uki.Bytes(uki.SectionInitrd, initrd),
+		uki.Bytes(uki.SectionLinux, vmlinuz).Aligned(bootAlign),
+		uki.Bytes(uki.SectionInitrd, initrd).Aligned(bootAlign),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w; %s", p.Stub.Origin, err, p.Stub.Fix)

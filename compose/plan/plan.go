@@ -19,6 +19,7 @@ import (
 	"github.com/tinyboot/tinyboot/compose/initramfs"
 	"github.com/tinyboot/tinyboot/compose/kernel"
 	"github.com/tinyboot/tinyboot/internal/arch"
+	"github.com/tinyboot/tinyboot/spec"
 	"github.com/tinyboot/tinyboot/spec/baked"
 )
 
@@ -72,6 +73,12 @@ type Plan struct {
 	// ZoneinfoSHA256 is the sha256 of the zone database shipped in Files
 	// for the spec's timezone ("" when none), for the lock.
 	ZoneinfoSHA256 string
+	// BIOS is ISOLINUX, which makes the ISO and the raw disk boot on PC
+	// BIOS too; nil leaves them UEFI-only.
+	BIOS *kernel.BIOSLoader
+	// DiskSize is the raw disk's size in bytes; 0 rounds the image up to
+	// a whole MiB. The gce disk is always a whole number of GiB.
+	DiskSize int64
 }
 
 // Input is a host file or tree the image is made from, with where it came
@@ -162,17 +169,27 @@ type Transform interface {
 	Apply(ctx context.Context, uki []byte) ([]byte, error)
 }
 
-// Output is one file to write.
+// Output is one file (or, for FormatKernel, directory) to write.
 type Output struct {
-	// Format names the writer: FormatISO.
+	// Format names the writer: one of the Format constants.
 	Format string
 	// Path is the absolute destination.
 	Path string
 }
 
-// Output formats.
+// Output formats, named as the spec's formats key names them.
 const (
-	// FormatISO is the hybrid ISO: El Torito EFI boot image plus GPT ESP,
-	// so it boots from a CD, a USB stick or a raw disk.
-	FormatISO = "iso"
+	// FormatISO is the hybrid ISO: El Torito BIOS and EFI boot images plus
+	// a GPT ESP, so it boots from a CD, a USB stick or a raw disk.
+	FormatISO = spec.FormatISO
+	// FormatUKI is the unified kernel image alone.
+	FormatUKI = spec.FormatUKI
+	// FormatKernel is a directory with vmlinuz, initrd.img and cmdline.
+	FormatKernel = spec.FormatKernel
+	// FormatRaw is the hybrid image as a GPT disk of a chosen size.
+	FormatRaw = spec.FormatRaw
+	// FormatGCE is a raw disk of whole GiB as disk.raw in a .tar.gz.
+	FormatGCE = spec.FormatGCE
+	// FormatContainerDisk is a KubeVirt containerDisk holding the ISO.
+	FormatContainerDisk = spec.FormatContainerDisk
 )

@@ -5,17 +5,53 @@ import (
 	"fmt"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 
 	"github.com/tinyboot/tinyboot/internal/arch"
 )
 
+// MachineVirt is QEMU's arm64 virt machine: PCIe, virtio, a PL011 serial
+// port, a PL031 RTC and ACPI with a generic event device for the power
+// button, booted by the arm64 UEFI firmware (AAVMF) or directly.
+const MachineVirt Machine = "virt"
+
 // ErrNoAAVMF is returned (wrapped) when no arm64 UEFI firmware is found.
 var ErrNoAAVMF = errors.New("no AAVMF (arm64 UEFI) firmware found")
 
-// IsArm64 reports whether cfg boots an arm64 image.
-func (c Config) IsArm64() bool { return c.Arch == "arm64" }
+// arm64Binary is the emulator of arm64 images.
+var arm64Binary = arch.MustLookup("arm64").QEMU
+
+// IsArm64 reports whether c boots an arm64 guest: Arch arm64, or the virt
+// machine.
+func (c Config) IsArm64() bool { return c.Arch == "arm64" || c.Machine == MachineVirt }
+
+// archDefaults fills in what an arm64 guest changes: the virt machine and
+// qemu-system-aarch64; it refuses PC machine types for it.
+func (c *Config) archDefaults() error {
+	switch c.Arch {
+	case "", "amd64":
+		if c.Machine != MachineVirt {
+			return nil
+		}
+		c.Arch = "arm64"
+	case "arm64":
+	default:
+		return fmt.Errorf("architecture %q: want amd64 or arm64", c.Arch)
+	}
+	switch c.Machine {
+	case "", MachineVirt:
+		c.Machine = MachineVirt
+	default:
+		return fmt.Errorf("machine %s is a PC; an arm64 guest runs on machine virt", c.Machine)
+	}
+	if c.FirmwareKind == FirmwareBIOS {
+		return errors.New("arm64 has no BIOS: use firmware uefi (AAVMF) or none (a kernel booted directly)")
+	}
+	if c.QEMU == "" {
+		c.QEMU = arm64Binary
+	}
+	return nil
+}
 
 // arm64Firmware lists where distributions install the arm64 UEFI
 // firmware as a pflash pair, best first.
@@ -54,6 +90,14 @@ func findFirmwareArm64(root, override string) (Firmware, error) {
 		"or name the files with --firmware CODE,VARS", ErrNoAAVMF, strings.Join(looked, ", "))
 }
 
+// findFirmwareFor is FindFirmware for c's architecture.
+func findFirmwareFor(c Config) (Firmware, error) {
+	if c.IsArm64() {
+		return FindFirmwareArm64("")
+	}
+	return FindFirmware("")
+}
+
 // resolveAccelArm64 turns AccelAuto into KVM (or HVF) only on an arm64
 // host that has it: an arm64 guest on any other host is emulated.
 func resolveAccelArm64(a Accel) Accel {
@@ -68,88 +112,26 @@ func resolveAccelArm64(a Accel) Accel {
 	return AccelTCG
 }
 
-// buildArgsArm64 is BuildArgs for an arm64 image: QEMU's virt machine
-// with the arm64 UEFI firmware in pflash, the CD on virtio-scsi (which
-// AAVMF boots from; virt has no IDE or AHCI controller), and PCI devices
-// where a PC has ISA ones.
-func buildArgsArm64(cfg Config, inst Instance) ([]string, error) {
-	if cfg.Firmware.Code == "" || cfg.Firmware.Vars == "" {
-		return nil, fmt.Errorf("build qemu command: firmware code and vars are required")
-	}
-	args := []string{cfg.QEMU, "-machine", "virt"}
-	switch cfg.Accel {
+// virtCPU is the -cpu of the virt machine under accelerator a (KVM and
+// HVF already asked for the host's).
+func virtCPU(a Accel) []string {
+	switch a {
 	case AccelKVM, AccelHVF:
-		args = append(args, "-accel", string(cfg.Accel), "-cpu", "host")
-	case AccelAuto:
-		args = append(args, "-accel", "kvm", "-accel", "tcg", "-cpu", "max")
-	default:
+		return nil
+	case AccelTCG:
 		// pauth-impdef: QEMU's own pointer-authentication hash instead of
 		// the architected QARMA one, several times faster under TCG.
-		args = append(args, "-accel", string(cfg.Accel), "-cpu", "max,pauth-impdef=on")
+		return []string{"-cpu", "max,pauth-impdef=on"}
 	}
-	args = append(args,
-		"-m", cfg.Memory,
-		"-smp", strconv.Itoa(cfg.CPUs),
-		"-nodefaults", "-no-user-config",
-		"-drive", "if=pflash,format=raw,unit=0,readonly=on,file="+optEscape(cfg.Firmware.Code),
-	)
-	if inst.Vars != "" {
-		args = append(args, "-drive", "if=pflash,format=raw,unit=1,file="+optEscape(inst.Vars))
-	} else {
-		args = append(args, "-drive", "if=pflash,format=raw,unit=1,snapshot=on,file="+optEscape(cfg.Firmware.Vars))
-	}
-	if cfg.Image != "" {
-		drive := "if=none,id=boot,format=raw,readonly=on,file=" + optEscape(cfg.Image)
-		switch cfg.Medium {
-		case MediumCDROM:
-			args = append(args, "-device", "virtio-scsi-pci,id=scsi", "-drive", drive+",media=cdrom",
-				"-device", "scsi-cd,drive=boot,bus=scsi.0,bootindex=0")
-		case MediumUSB:
-			args = append(args, "-device", "qemu-xhci,id=xhci", "-drive", drive,
-				"-device", "usb-storage,bus=xhci.0,drive=boot,bootindex=0")
-		case MediumRaw:
-			args = append(args, "-drive", drive, "-device", "virtio-blk-pci,drive=boot,bootindex=0")
-		}
-	}
-	args = append(args, commonArgs(cfg, inst, "pvpanic-pci")...)
-	return args, nil
+	return []string{"-cpu", "max"}
 }
 
-// commonArgs are the parts of the command line after the boot medium that
-// every machine shares: disks, network, entropy, the panic device (ISA
-// pvpanic on a PC, pvpanic-pci elsewhere), console, QMP. BuildArgs writes
-// the same for a PC; it can call this once the machine types settle.
-func commonArgs(cfg Config, inst Instance, panicDevice string) []string {
-	var args []string
-	for _, d := range cfg.Disks {
-		args = append(args, "-drive", "if=virtio,format=raw,file="+optEscape(d))
-	}
-	if cfg.NoNetwork {
-		args = append(args, "-nic", "none")
-	} else {
-		nic := "user,model=virtio-net-pci"
-		for _, p := range cfg.Publish {
-			nic += fmt.Sprintf(",hostfwd=tcp::%d-:%d", p.Host, p.Guest)
-		}
-		args = append(args, "-nic", nic)
-	}
-	args = append(args, "-device", "virtio-rng-pci", "-device", panicDevice, "-display", "none")
-	if inst.Interactive {
-		args = append(args, "-serial", "mon:stdio")
-	} else {
-		args = append(args, "-serial", "stdio")
-	}
-	if inst.QMPSocket != "" {
-		args = append(args, "-qmp", "unix:"+optEscape(inst.QMPSocket))
-	}
-	if cfg.NoReboot {
-		args = append(args, "-no-reboot")
-	}
-	return append(args, cfg.ExtraArgs...)
+// virtCDROM attaches the boot image as a CD on virtio-scsi, which AAVMF
+// boots from: virt has no IDE or AHCI controller.
+func virtCDROM(drive string) []string {
+	return []string{"-device", "virtio-scsi-pci,id=scsi", "-drive", drive + ",media=cdrom",
+		"-device", "scsi-cd,drive=boot,bus=scsi.0,bootindex=0"}
 }
-
-// arm64Binary is the emulator of arm64 images.
-var arm64Binary = arch.MustLookup("arm64").QEMU
 
 // qemuPackages are the packages of the emulator binary name: Debian's,
 // and Fedora's and Arch's (which agree).

@@ -86,3 +86,38 @@ func TestArm64Defaults(t *testing.T) {
 		t.Errorf("explicit tcg resolved to %s", got)
 	}
 }
+
+func TestVirtMachineChecks(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		want string // "" is accepted
+	}{
+		{"arm64 on q35", Config{Arch: "arm64", Machine: MachineQ35}, "an arm64 guest runs on machine virt"},
+		{"arm64 under BIOS", Config{Arch: "arm64", FirmwareKind: FirmwareBIOS}, "arm64 has no BIOS"},
+		{"unknown arch", Config{Arch: "riscv64"}, `architecture "riscv64"`},
+		{"virt alone is arm64", Config{Machine: MachineVirt}, ""},
+		{"arm64 kernel booted directly", Config{Arch: "arm64", Kernel: "Image", Initrd: "initrd.img"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := tt.cfg.withDefaults()
+			if tt.want == "" {
+				if err != nil || c.Machine != MachineVirt || c.QEMU != "qemu-system-aarch64" {
+					t.Fatalf("%+v, %v; want virt on qemu-system-aarch64", c, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, want %q", err, tt.want)
+			}
+		})
+	}
+	args, err := BuildArgs(Config{Arch: "arm64", Kernel: "Image", Initrd: "initrd.img", Append: "console=ttyAMA0", Accel: AccelTCG}, Instance{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(args, " "); !strings.Contains(got, "-machine virt -accel tcg -cpu max,pauth-impdef=on") || !strings.Contains(got, "-kernel Image -initrd initrd.img -append console=ttyAMA0") || strings.Contains(got, "pflash") {
+		t.Errorf("direct arm64 kernel boot: %s", got)
+	}
+}

@@ -1,5 +1,7 @@
-// Package qemu boots images in QEMU with OVMF (UEFI) firmware, for users
-// (`tbcompose run`) and for end-to-end tests: it finds the firmware,
+// Package qemu boots images and kernels in QEMU, for users (`tbcompose
+// run`) and for end-to-end tests: on q35 under OVMF (UEFI), SeaBIOS or by
+// direct kernel boot, and on the microvm machine with virtio-mmio
+// devices. It finds the firmware,
 // picks an accelerator that actually works, builds a command line a user
 // can copy, and drives the machine over QMP.
 package qemu
@@ -23,6 +25,7 @@ const (
 	MediumCDROM Medium = "cdrom" // IDE CD-ROM on the q35 AHCI controller
 	MediumUSB   Medium = "usb"   // USB mass storage on an XHCI controller
 	MediumRaw   Medium = "raw"   // virtio block device
+	MediumSCSI  Medium = "scsi"  // disk on a virtio-scsi controller, as on Google Compute Engine
 )
 
 // Accel is a QEMU accelerator.
@@ -47,51 +50,32 @@ func ParseAccel(s string) (Accel, error) {
 	return "", fmt.Errorf("accelerator %q: want auto, kvm, hvf or tcg", s)
 }
 
-// PortForward forwards a host TCP port to a guest TCP port through
-// QEMU's user-mode network.
-type PortForward struct {
-	Host, Guest uint16
-}
-
-// ParsePortForward parses "HOST:GUEST".
-func ParsePortForward(s string) (PortForward, error) {
-	h, g, ok := strings.Cut(s, ":")
-	if !ok {
-		return PortForward{}, fmt.Errorf("publish %q: want HOST:GUEST", s)
-	}
-	hp, err := parsePort(h)
-	if err != nil {
-		return PortForward{}, fmt.Errorf("publish %q: host port: %w", s, err)
-	}
-	gp, err := parsePort(g)
-	if err != nil {
-		return PortForward{}, fmt.Errorf("publish %q: guest port: %w", s, err)
-	}
-	return PortForward{Host: hp, Guest: gp}, nil
-}
-
-func parsePort(s string) (uint16, error) {
-	n, err := strconv.ParseUint(s, 10, 16)
-	if err != nil || n == 0 {
-		return 0, fmt.Errorf("%q is not a port number (1-65535)", s)
-	}
-	return uint16(n), nil
-}
-
-// String formats p as "HOST:GUEST".
-func (p PortForward) String() string { return fmt.Sprintf("%d:%d", p.Host, p.Guest) }
-
 // Config describes a machine to boot.
 type Config struct {
-	// Arch is the image's architecture: "" or amd64 for a PC, arm64 for
+	QEMU string // emulator binary; DefaultBinary when empty
+
+	// Arch is the guest's architecture: "" or amd64 for a PC, arm64 for
 	// QEMU's virt machine (see aarch64.go).
-	Arch     string
-	QEMU     string   // emulator binary; DefaultBinary (arm64: qemu-system-aarch64) when empty
-	Firmware Firmware // OVMF pair; found with FindFirmware("") when zero
+	Arch string
+	// Machine is the machine type; MachineQ35 when empty (MachineVirt
+	// for arm64).
+	Machine Machine
+	// FirmwareKind is what runs first: FirmwareUEFI when empty, or
+	// FirmwareNone when Kernel is set.
+	FirmwareKind FirmwareKind
+	// Firmware is the OVMF pair FirmwareUEFI boots; found with
+	// FindFirmware("") when zero. Unused by the other kinds.
+	Firmware Firmware
 
 	Image  string // boot image; none when empty (the firmware boots to its shell)
 	Medium Medium // how Image is attached; MediumCDROM when empty
 	Disks  []string
+
+	// Kernel, Initrd and Append boot a kernel directly (QEMU's -kernel,
+	// -initrd and -append), instead of an Image.
+	Kernel string
+	Initrd string
+	Append string
 
 	Memory string // QEMU -m size such as "512M"; "512M" when empty
 	CPUs   int    // 1 when zero
@@ -130,19 +114,35 @@ var memoryRE = regexp.MustCompile(`^[1-9][0-9]*[KMGTkmgt]?$`)
 // withDefaults fills in the documented defaults and checks the fields
 // BuildArgs cannot pass to QEMU as they are.
 func (c Config) withDefaults() (Config, error) {
+	if err := c.archDefaults(); err != nil {
+		return c, err
+	}
 	if c.QEMU == "" {
 		c.QEMU = DefaultBinary
-		if c.IsArm64() {
-			c.QEMU = arm64Binary
-		}
 	}
 	if c.Medium == "" {
 		c.Medium = MediumCDROM
 	}
+	var err error
+	if c.Machine, err = ParseMachine(string(c.Machine)); err != nil {
+		return c, err
+	}
+	if c.FirmwareKind == "" {
+		c.FirmwareKind = FirmwareUEFI
+		if c.Kernel != "" {
+			c.FirmwareKind = FirmwareNone
+		}
+	}
+	if _, err := ParseFirmwareKind(string(c.FirmwareKind)); err != nil {
+		return c, err
+	}
+	if err := c.checkMachine(); err != nil {
+		return c, err
+	}
 	switch c.Medium {
-	case MediumCDROM, MediumUSB, MediumRaw:
+	case MediumCDROM, MediumUSB, MediumRaw, MediumSCSI:
 	default:
-		return c, fmt.Errorf("boot medium %q: want cdrom, usb or raw", c.Medium)
+		return c, fmt.Errorf("boot medium %q: want cdrom, usb, raw or scsi", c.Medium)
 	}
 	if c.Memory == "" {
 		c.Memory = "512M"
@@ -165,21 +165,21 @@ func (c Config) withDefaults() (Config, error) {
 }
 
 // BuildArgs returns the QEMU argv (argv[0] is the binary) for cfg. It does
-// no I/O: cfg.Firmware must be set. AccelAuto becomes QEMU's own fallback
-// list "-accel kvm -accel tcg", which only checks that KVM initialises;
-// Start resolves AccelAuto by probing first (see ResolveAccel).
+// no I/O: under FirmwareUEFI cfg.Firmware must be set. AccelAuto becomes
+// QEMU's own fallback list "-accel kvm -accel tcg", which only checks that
+// KVM initialises; Start resolves AccelAuto by probing first (see
+// ResolveAccel).
 func BuildArgs(cfg Config, inst Instance) ([]string, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	if cfg.IsArm64() {
-		return buildArgsArm64(cfg, inst)
-	}
-	if cfg.Firmware.Code == "" || cfg.Firmware.Vars == "" {
+	uefi := cfg.FirmwareKind == FirmwareUEFI
+	if uefi && (cfg.Firmware.Code == "" || cfg.Firmware.Vars == "") {
 		return nil, fmt.Errorf("build qemu command: firmware code and vars are required")
 	}
-	args := []string{cfg.QEMU, "-machine", "q35"}
+	micro := cfg.Machine == MachineMicroVM
+	args := []string{cfg.QEMU, "-machine", string(cfg.Machine)}
 	switch cfg.Accel {
 	case AccelAuto:
 		args = append(args, "-accel", "kvm", "-accel", "tcg")
@@ -188,18 +188,38 @@ func BuildArgs(cfg Config, inst Instance) ([]string, error) {
 	default:
 		args = append(args, "-accel", string(cfg.Accel))
 	}
+	if cfg.Machine == MachineVirt {
+		args = append(args, virtCPU(cfg.Accel)...)
+	}
 	args = append(args,
 		"-m", cfg.Memory,
 		"-smp", strconv.Itoa(cfg.CPUs),
 		// No default devices and no host config files: the machine is
 		// exactly what this argv says, on every host.
 		"-nodefaults", "-no-user-config",
-		"-drive", "if=pflash,format=raw,unit=0,readonly=on,file="+optEscape(cfg.Firmware.Code),
 	)
-	if inst.Vars != "" {
-		args = append(args, "-drive", "if=pflash,format=raw,unit=1,file="+optEscape(inst.Vars))
-	} else {
-		args = append(args, "-drive", "if=pflash,format=raw,unit=1,snapshot=on,file="+optEscape(cfg.Firmware.Vars))
+	// FirmwareBIOS and FirmwareNone add nothing: QEMU's built-in BIOS is
+	// its default, and -kernel is loaded through it.
+	if uefi {
+		args = append(args, "-drive", "if=pflash,format=raw,unit=0,readonly=on,file="+optEscape(cfg.Firmware.Code))
+		if inst.Vars != "" {
+			args = append(args, "-drive", "if=pflash,format=raw,unit=1,file="+optEscape(inst.Vars))
+		} else {
+			args = append(args, "-drive", "if=pflash,format=raw,unit=1,snapshot=on,file="+optEscape(cfg.Firmware.Vars))
+		}
+	}
+	if cfg.Kernel != "" {
+		args = append(args, "-kernel", cfg.Kernel)
+		if cfg.Initrd != "" {
+			args = append(args, "-initrd", cfg.Initrd)
+		}
+		cmdline := cfg.Append
+		if micro {
+			cmdline = microVMAppend(cmdline, cfg.Accel)
+		}
+		if cmdline != "" {
+			args = append(args, "-append", cmdline)
+		}
 	}
 	if cfg.Image != "" {
 		// The boot image is build output: attach it read-only so a run
@@ -207,6 +227,10 @@ func BuildArgs(cfg Config, inst Instance) ([]string, error) {
 		drive := "if=none,id=boot,format=raw,readonly=on,file=" + optEscape(cfg.Image)
 		switch cfg.Medium {
 		case MediumCDROM:
+			if cfg.Machine == MachineVirt {
+				args = append(args, virtCDROM(drive)...)
+				break
+			}
 			args = append(args, "-drive", drive+",media=cdrom",
 				"-device", "ide-cd,drive=boot,bus=ide.1,bootindex=0")
 		case MediumUSB:
@@ -214,28 +238,45 @@ func BuildArgs(cfg Config, inst Instance) ([]string, error) {
 				"-device", "usb-storage,bus=xhci.0,drive=boot,bootindex=0")
 		case MediumRaw:
 			args = append(args, "-drive", drive, "-device", "virtio-blk-pci,drive=boot,bootindex=0")
+		case MediumSCSI:
+			args = append(args, "-device", "virtio-scsi-pci,id=scsi0", "-drive", drive,
+				"-device", "scsi-hd,drive=boot,bus=scsi0.0,bootindex=0")
 		}
 	}
-	for _, d := range cfg.Disks {
-		args = append(args, "-drive", "if=virtio,format=raw,file="+optEscape(d))
+	for i, d := range cfg.Disks {
+		if micro {
+			id := fmt.Sprintf("disk%d", i)
+			args = append(args, "-drive", "if=none,id="+id+",format=raw,file="+optEscape(d),
+				"-device", "virtio-blk-device,drive="+id)
+		} else {
+			args = append(args, "-drive", "if=virtio,format=raw,file="+optEscape(d))
+		}
 	}
-	if cfg.NoNetwork {
+	var fwds strings.Builder
+	for _, p := range cfg.Publish {
+		fwds.WriteString(",hostfwd=" + p.hostfwd())
+	}
+	switch {
+	case cfg.NoNetwork:
 		args = append(args, "-nic", "none")
-	} else {
-		nic := "user,model=virtio-net-pci"
-		for _, p := range cfg.Publish {
-			nic += fmt.Sprintf(",hostfwd=tcp::%d-:%d", p.Host, p.Guest)
-		}
-		args = append(args, "-nic", nic)
+	case micro:
+		args = append(args, "-netdev", "user,id=net0"+fwds.String(), "-device", "virtio-net-device,netdev=net0")
+	default:
+		args = append(args, "-nic", "user,model=virtio-net-pci"+fwds.String())
 	}
-	args = append(args,
-		// Entropy from the host so the guest's first getrandom does not
-		// wait, and a panic device so a guest kernel panic ends the run
-		// as "guest-panic" rather than as a reset.
-		"-device", "virtio-rng-pci",
-		"-device", "pvpanic",
-		"-display", "none",
-	)
+	// Entropy from the host so the guest's first getrandom does not
+	// wait, and a panic device so a guest kernel panic ends the run as
+	// "guest-panic" rather than as a reset.
+	if micro {
+		// i8042: the keyboard controller Firecracker also emulates, for
+		// Ctrl-Alt-Del (see VM.CtrlAltDel); microvm has none by default.
+		args = append(args, "-device", "virtio-rng-device", "-device", "pvpanic", "-device", "i8042")
+	} else if cfg.Machine == MachineVirt {
+		args = append(args, "-device", "virtio-rng-pci", "-device", "pvpanic-pci")
+	} else {
+		args = append(args, "-device", "virtio-rng-pci", "-device", "pvpanic")
+	}
+	args = append(args, "-display", "none")
 	if inst.Interactive {
 		args = append(args, "-serial", "mon:stdio")
 	} else {

@@ -1,6 +1,10 @@
 package qemu
 
 import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
@@ -9,6 +13,8 @@ import (
 var testFW = Firmware{Code: "/fw/CODE.fd", Vars: "/fw/VARS.fd"}
 
 func TestBuildArgs(t *testing.T) {
+	defer func(f func() int) { hostTSCkHz = f }(hostTSCkHz)
+	hostTSCkHz = func() int { return 2445402 }
 	common := func(accel ...string) []string {
 		return append(append([]string{"qemu-system-x86_64", "-machine", "q35"}, accel...),
 			"-m", "512M", "-smp", "1", "-nodefaults", "-no-user-config",
@@ -43,7 +49,7 @@ func TestBuildArgs(t *testing.T) {
 			name: "cdrom with publish, disks, qmp and no-reboot",
 			cfg: Config{Firmware: testFW, Image: "a.iso", Accel: AccelTCG, NoReboot: true,
 				Disks:   []string{"data.img", "odd,name.img"},
-				Publish: []PortForward{{8080, 80}, {2222, 22}}},
+				Publish: []PortForward{{Host: 8080, Guest: 80}, {Host: 1053, Guest: 53, Proto: UDP, Addr: netip.MustParseAddr("0.0.0.0")}}},
 			inst: Instance{Vars: "/tmp/vm/VARS.fd", QMPSocket: "/tmp/vm/qmp.sock"},
 			want: join(common(tcg...),
 				[]string{"-drive", "if=pflash,format=raw,unit=1,file=/tmp/vm/VARS.fd",
@@ -51,7 +57,7 @@ func TestBuildArgs(t *testing.T) {
 					"-device", "ide-cd,drive=boot,bus=ide.1,bootindex=0",
 					"-drive", "if=virtio,format=raw,file=data.img",
 					"-drive", "if=virtio,format=raw,file=odd,,name.img",
-					"-nic", "user,model=virtio-net-pci,hostfwd=tcp::8080-:80,hostfwd=tcp::2222-:22"},
+					"-nic", "user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:8080-:80,hostfwd=udp:0.0.0.0:1053-:53"},
 				tail,
 				[]string{"-serial", "stdio", "-qmp", "unix:/tmp/vm/qmp.sock", "-no-reboot"}),
 		},
@@ -82,6 +88,45 @@ func TestBuildArgs(t *testing.T) {
 					"-device", "virtio-blk-pci,drive=boot,bootindex=0"},
 				nic, tail, []string{"-serial", "stdio"}),
 		},
+		{
+			name: "q35 kernel, firmware none by default",
+			cfg: Config{Kernel: "k/vmlinuz", Initrd: "k/initrd.img", Append: "console=ttyS0 panic=-1",
+				Accel: AccelTCG, Disks: []string{"data.img"}},
+			want: join(
+				[]string{"qemu-system-x86_64", "-machine", "q35", "-accel", "tcg",
+					"-m", "512M", "-smp", "1", "-nodefaults", "-no-user-config",
+					"-kernel", "k/vmlinuz", "-initrd", "k/initrd.img", "-append", "console=ttyS0 panic=-1",
+					"-drive", "if=virtio,format=raw,file=data.img"},
+				nic, tail, []string{"-serial", "stdio"}),
+		},
+		{
+			name: "q35 kernel under OVMF",
+			cfg:  Config{Kernel: "vmlinuz", FirmwareKind: FirmwareUEFI, Firmware: testFW, Accel: AccelTCG, NoNetwork: true},
+			want: join(common(tcg...), snapVars,
+				[]string{"-kernel", "vmlinuz", "-nic", "none"}, tail, []string{"-serial", "stdio"}),
+		},
+		{
+			name: "bios: no pflash, whatever Firmware says",
+			cfg:  Config{FirmwareKind: FirmwareBIOS, Firmware: testFW, Image: "a.iso", Accel: AccelTCG, NoNetwork: true},
+			want: join(
+				[]string{"qemu-system-x86_64", "-machine", "q35", "-accel", "tcg",
+					"-m", "512M", "-smp", "1", "-nodefaults", "-no-user-config",
+					"-drive", "if=none,id=boot,format=raw,readonly=on,file=a.iso,media=cdrom",
+					"-device", "ide-cd,drive=boot,bus=ide.1,bootindex=0", "-nic", "none"},
+				tail, []string{"-serial", "stdio"}),
+		},
+		{
+			name: "microvm: virtio-mmio disk, NIC and rng",
+			cfg: Config{Machine: MachineMicroVM, Kernel: "vmlinuz", Initrd: "initrd.img", Append: "console=ttyS0", Accel: AccelTCG,
+				Disks: []string{"a.img", "b.img"}, Publish: []PortForward{{Host: 8080, Guest: 80}}},
+			want: []string{"qemu-system-x86_64", "-machine", "microvm", "-accel", "tcg",
+				"-m", "512M", "-smp", "1", "-nodefaults", "-no-user-config",
+				"-kernel", "vmlinuz", "-initrd", "initrd.img", "-append", "console=ttyS0 tsc_early_khz=2445402",
+				"-drive", "if=none,id=disk0,format=raw,file=a.img", "-device", "virtio-blk-device,drive=disk0",
+				"-drive", "if=none,id=disk1,format=raw,file=b.img", "-device", "virtio-blk-device,drive=disk1",
+				"-netdev", "user,id=net0,hostfwd=tcp:127.0.0.1:8080-:80", "-device", "virtio-net-device,netdev=net0",
+				"-device", "virtio-rng-device", "-device", "pvpanic", "-device", "i8042", "-display", "none", "-serial", "stdio"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -108,6 +153,13 @@ func TestBuildArgsErrors(t *testing.T) {
 		{"zero memory", Config{Firmware: testFW, Memory: "0M"}, "memory"},
 		{"negative cpus", Config{Firmware: testFW, CPUs: -1}, "cpus"},
 		{"bad accel", Config{Firmware: testFW, Accel: "xen"}, "accelerator"},
+		{"bad machine", Config{Firmware: testFW, Machine: "pc"}, "want q35, microvm or virt"},
+		{"bad firmware kind", Config{FirmwareKind: "coreboot"}, "want uefi, bios or none"},
+		{"none without kernel", Config{FirmwareKind: FirmwareNone, Image: "a.iso"}, "firmware none boots a kernel"},
+		{"kernel and image", Config{Kernel: "vmlinuz", Image: "a.iso"}, "not both"},
+		{"initrd without kernel", Config{Firmware: testFW, Initrd: "initrd.img"}, "needs a kernel"},
+		{"microvm image", Config{Machine: MachineMicroVM, FirmwareKind: FirmwareBIOS, Image: "a.iso"}, "microvm boots only a kernel"},
+		{"microvm uefi", Config{Machine: MachineMicroVM, Kernel: "vmlinuz", FirmwareKind: FirmwareUEFI, Firmware: testFW}, "no UEFI firmware"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -120,27 +172,96 @@ func TestBuildArgsErrors(t *testing.T) {
 }
 
 func TestParsePortForward(t *testing.T) {
+	any4 := netip.MustParseAddr("0.0.0.0")
 	tests := []struct {
 		in      string
 		want    PortForward
-		wantErr bool
+		str     string // String(); in when empty
+		wantErr string
 	}{
-		{"8080:80", PortForward{8080, 80}, false},
-		{"65535:1", PortForward{65535, 1}, false},
-		{"80", PortForward{}, true},
-		{"0:80", PortForward{}, true},
-		{"8080:65536", PortForward{}, true},
-		{"a:b", PortForward{}, true},
-		{":80", PortForward{}, true},
+		{in: "8080:80", want: PortForward{Host: 8080, Guest: 80}},
+		{in: "65535:1", want: PortForward{Host: 65535, Guest: 1}},
+		{in: "1053:53/udp", want: PortForward{Host: 1053, Guest: 53, Proto: UDP}},
+		{in: "8080:80/tcp", want: PortForward{Host: 8080, Guest: 80, Proto: TCP}, str: "8080:80"},
+		{in: "1053:53/UDP", want: PortForward{Host: 1053, Guest: 53, Proto: UDP}, str: "1053:53/udp"},
+		{in: "0.0.0.0:8080:80", want: PortForward{Host: 8080, Guest: 80, Addr: any4}},
+		{in: "10.1.2.3:53:53/udp", want: PortForward{Host: 53, Guest: 53, Proto: UDP, Addr: netip.MustParseAddr("10.1.2.3")}},
+		{in: "80", wantErr: "want [ADDR:]HOST:GUEST"},
+		{in: "1:2:3:4", wantErr: "want [ADDR:]HOST:GUEST"},
+		{in: "0:80", wantErr: "not a port number"},
+		{in: "8080:65536", wantErr: "guest port"},
+		{in: "a:b", wantErr: "host port"},
+		{in: ":80", wantErr: "host port"},
+		{in: "8080:80/sctp", wantErr: "want tcp or udp"},
+		{in: "udp:1053:1053", wantErr: "the protocol goes last: 1053:1053/udp"},
+		{in: "localhost:80:80", wantErr: "not an IPv4 address"},
+		{in: "::1:80:80", wantErr: "want [ADDR:]HOST:GUEST"},
 	}
 	for _, tt := range tests {
 		got, err := ParsePortForward(tt.in)
-		if (err != nil) != tt.wantErr || got != tt.want {
-			t.Errorf("ParsePortForward(%q) = %v, %v; want %v, err %v", tt.in, got, err, tt.want, tt.wantErr)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("ParsePortForward(%q) = %v, %v; want an error mentioning %q", tt.in, got, err, tt.wantErr)
+			}
+			continue
 		}
-		if err == nil && got.String() != tt.in {
-			t.Errorf("String() = %q, want %q", got.String(), tt.in)
+		if err != nil || got != tt.want {
+			t.Errorf("ParsePortForward(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+			continue
 		}
+		str := tt.str
+		if str == "" {
+			str = tt.in
+		}
+		if got.String() != str {
+			t.Errorf("String() = %q, want %q", got.String(), str)
+		}
+	}
+}
+
+func TestCheckPorts(t *testing.T) {
+	taken, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	takenPort := uint16(taken.Addr().(*net.TCPAddr).Port)
+	free := func() uint16 {
+		ln, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		return uint16(ln.Addr().(*net.TCPAddr).Port)
+	}
+	p := free()
+	tests := []struct {
+		name    string
+		pfs     []PortForward
+		wantErr string
+	}{
+		{"free", []PortForward{{Host: p, Guest: 80}}, ""},
+		{"same port, tcp and udp", []PortForward{{Host: p, Guest: 80}, {Host: p, Guest: 80, Proto: UDP}}, ""},
+		{"taken by another program", []PortForward{{Host: takenPort, Guest: 80}},
+			fmt.Sprintf("publish %d:80: host port already in use: 127.0.0.1:%d/tcp is taken by another program", takenPort, takenPort)},
+		{"twice in the list", []PortForward{{Host: p, Guest: 80}, {Host: p, Guest: 81}},
+			fmt.Sprintf("publish %d:81: host port already in use: publish %d:80 forwards it already", p, p)},
+		{"all interfaces and loopback", []PortForward{{Host: p, Guest: 80, Addr: netip.MustParseAddr("0.0.0.0")}, {Host: p, Guest: 81}},
+			"forwards it already"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CheckPorts(tt.pfs)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("CheckPorts = %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrPortInUse) || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("CheckPorts = %v, want ErrPortInUse mentioning %q", err, tt.wantErr)
+			}
+		})
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -57,16 +58,9 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.IsArm64() {
-		if cfg.Firmware == (Firmware{}) {
-			if cfg.Firmware, err = FindFirmwareArm64(""); err != nil {
-				return nil, err
-			}
-		}
-		cfg.Accel = resolveAccelArm64(cfg.Accel)
-	}
-	if cfg.Firmware == (Firmware{}) {
-		if cfg.Firmware, err = FindFirmware(""); err != nil {
+	uefi := cfg.FirmwareKind == FirmwareUEFI
+	if uefi && cfg.Firmware == (Firmware{}) {
+		if cfg.Firmware, err = findFirmwareFor(cfg); err != nil {
 			return nil, err
 		}
 	}
@@ -88,9 +82,11 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 	if vm.dir, err = os.MkdirTemp("", "tbqemu-"); err != nil {
 		return nil, fmt.Errorf("start qemu: %w", err)
 	}
-	vars, err := cfg.Firmware.copyVars(vm.dir)
-	if err != nil {
-		return nil, err
+	var vars string
+	if uefi {
+		if vars, err = cfg.Firmware.copyVars(vm.dir); err != nil {
+			return nil, err
+		}
 	}
 	sock := filepath.Join(vm.dir, "qmp.sock")
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
@@ -186,17 +182,32 @@ func (vm *VM) accept(ctx context.Context, ln *net.UnixListener) (net.Conn, error
 }
 
 // startErr stops a machine that failed to start and describes why,
-// quoting QEMU's diagnostics.
+// quoting QEMU's diagnostics. When QEMU exited on its own (a bad argument,
+// a host port it could not bind), that is the error, not the broken QMP
+// connection it left behind.
 func (vm *VM) startErr(err error) error {
 	if vm.cmd != nil {
-		vm.cmd.Process.Kill()
-		<-vm.procDone
+		select {
+		case <-vm.procDone:
+			err = fmt.Errorf("qemu exited during start-up (%v)", vm.waitErr)
+		case <-time.After(500 * time.Millisecond):
+			vm.cmd.Process.Kill()
+			<-vm.procDone
+		}
 	}
-	if tail := vm.stderr.String(); tail != "" {
+	tail := vm.stderr.String()
+	if m := hostfwdFailRE.FindStringSubmatch(tail); m != nil {
+		return fmt.Errorf("start qemu: %w: QEMU could not bind the forward %s (%s)", ErrPortInUse, m[1], tail)
+	}
+	if tail != "" {
 		return fmt.Errorf("start qemu: %w: %s", err, tail)
 	}
 	return fmt.Errorf("start qemu: %w", err)
 }
+
+// hostfwdFailRE matches QEMU's complaint about a port forward it could
+// not set up, which names the rule ("tcp:127.0.0.1:8080-:80").
+var hostfwdFailRE = regexp.MustCompile(`Could not set up host forwarding rule '([^']*)'`)
 
 func (vm *VM) cleanup() {
 	if vm.logFile != nil {
@@ -278,6 +289,21 @@ func (vm *VM) QMP() *QMP { return vm.qmp }
 func (vm *VM) Powerdown(ctx context.Context) error {
 	if _, err := vm.qmp.Execute(ctx, "system_powerdown", nil); err != nil {
 		return fmt.Errorf("power down: %w", err)
+	}
+	return nil
+}
+
+// CtrlAltDel types Ctrl-Alt-Del on the machine's keyboard (the i8042
+// controller), Firecracker's only stop signal. Linux turns it into SIGINT
+// to PID 1, which tinyboot's agent handles as a graceful shutdown and
+// reboot (under NoReboot the machine then ends with ExitReboot). It
+// returns once QEMU has sent the keys.
+func (vm *VM) CtrlAltDel(ctx context.Context) error {
+	keys := []map[string]string{
+		{"type": "qcode", "data": "ctrl"}, {"type": "qcode", "data": "alt"}, {"type": "qcode", "data": "delete"},
+	}
+	if _, err := vm.qmp.Execute(ctx, "send-key", map[string]any{"keys": keys}); err != nil {
+		return fmt.Errorf("send ctrl-alt-del: %w", err)
 	}
 	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -167,4 +169,30 @@ func vmDir(t *testing.T, vm *VM) string {
 		t.Fatalf("no -qmp in %q", vm.Args)
 	}
 	return filepath.Dir(strings.TrimPrefix(vm.Args[i+1], "unix:"))
+}
+
+// TestStartPortTaken starts QEMU with a forward whose host port another
+// program holds: the error says so, without the broken QMP handshake
+// QEMU's exit leaves behind.
+func TestStartPortTaken(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cfg := testConfig(t, MediumCDROM)
+	cfg.NoNetwork = false
+	cfg.Publish = []PortForward{{Host: uint16(ln.Addr().(*net.TCPAddr).Port), Guest: 80}}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	vm, err := Start(ctx, cfg)
+	if err == nil {
+		vm.Kill()
+		vm.Wait()
+		t.Fatal("Start succeeded with the host port taken")
+	}
+	if !errors.Is(err, ErrPortInUse) || strings.Contains(err.Error(), "handshake") {
+		t.Fatalf("err = %v, want ErrPortInUse without the QMP handshake", err)
+	}
+	t.Logf("error: %v", err)
 }
