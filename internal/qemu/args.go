@@ -25,6 +25,7 @@ const (
 	MediumCDROM Medium = "cdrom" // IDE CD-ROM on the q35 AHCI controller
 	MediumUSB   Medium = "usb"   // USB mass storage on an XHCI controller
 	MediumRaw   Medium = "raw"   // virtio block device
+	MediumSCSI  Medium = "scsi"  // disk on a virtio-scsi controller, as on Google Compute Engine
 )
 
 // Accel is a QEMU accelerator.
@@ -132,9 +133,9 @@ func (c Config) withDefaults() (Config, error) {
 		return c, err
 	}
 	switch c.Medium {
-	case MediumCDROM, MediumUSB, MediumRaw:
+	case MediumCDROM, MediumUSB, MediumRaw, MediumSCSI:
 	default:
-		return c, fmt.Errorf("boot medium %q: want cdrom, usb or raw", c.Medium)
+		return c, fmt.Errorf("boot medium %q: want cdrom, usb, raw or scsi", c.Medium)
 	}
 	if c.Memory == "" {
 		c.Memory = "512M"
@@ -174,7 +175,7 @@ func BuildArgs(cfg Config, inst Instance) ([]string, error) {
 	args := []string{cfg.QEMU, "-machine", string(cfg.Machine)}
 	switch cfg.Accel {
 	case AccelAuto:
-		args = append(args, "-accel", "kvm", "-accel", "tcg")
+		args = append(args, "-accel", string(hostHardwareAccel()), "-accel", "tcg")
 	case AccelKVM, AccelHVF:
 		args = append(args, "-accel", string(cfg.Accel), "-cpu", "host")
 	default:
@@ -223,6 +224,9 @@ func BuildArgs(cfg Config, inst Instance) ([]string, error) {
 				"-device", "usb-storage,bus=xhci.0,drive=boot,bootindex=0")
 		case MediumRaw:
 			args = append(args, "-drive", drive, "-device", "virtio-blk-pci,drive=boot,bootindex=0")
+		case MediumSCSI:
+			args = append(args, "-device", "virtio-scsi-pci,id=scsi", "-drive", drive,
+				"-device", "scsi-hd,drive=boot,bus=scsi.0,bootindex=0")
 		}
 	}
 	for i, d := range cfg.Disks {
