@@ -12,6 +12,7 @@ import (
 	"github.com/tinyboot/tinyboot/compose"
 	"github.com/tinyboot/tinyboot/compose/iso"
 	"github.com/tinyboot/tinyboot/compose/uki"
+	"github.com/tinyboot/tinyboot/internal/bootdisk"
 	"github.com/tinyboot/tinyboot/internal/qemu"
 	"github.com/tinyboot/tinyboot/spec"
 )
@@ -32,11 +33,8 @@ func (k kernelImage) append(t testing.TB) string {
 	return strings.TrimSuffix(string(b), "\n")
 }
 
-// kernelFormat builds the test image for o in the kernel format. Until
-// `tbcompose build --format kernel` exists it writes the directory from
-// the ISO's UKI sections, which is what that format holds (the exact
-// bytes of .linux, .initrd and .cmdline without its NUL).
-func kernelFormat(t testing.TB, o imageOpts) kernelImage {
+// readBoot reads the boot chain of the test image for o.
+func readBoot(t testing.TB, o imageOpts) *compose.BootImage {
 	t.Helper()
 	im, err := iso.Open(testImage(t, o))
 	if err != nil {
@@ -47,6 +45,16 @@ func kernelFormat(t testing.TB, o imageOpts) kernelImage {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return b
+}
+
+// kernelFormat builds the test image for o in the kernel format. Until
+// `tbcompose build --format kernel` exists it writes the directory from
+// the ISO's UKI sections, which is what that format holds (the exact
+// bytes of .linux, .initrd and .cmdline without its NUL).
+func kernelFormat(t testing.TB, o imageOpts) kernelImage {
+	t.Helper()
+	b := readBoot(t, o)
 	dir := filepath.Join(t.TempDir(), "e2e-kernel")
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -141,4 +149,35 @@ func ctrlAltDel(t *testing.T, m *Machine) {
 	if got := m.WaitExit(exitWait); got != qemu.ExitReboot {
 		t.Fatalf("machine ended with %s after ctrl-alt-del, want %s", got, qemu.ExitReboot)
 	}
+}
+
+// TestUKIFromESP boots the UKI alone the way tbcompose run does: from a
+// throwaway ESP on a virtio disk under OVMF. The app answers HTTP through
+// a forwarded port and the power button powers the machine off.
+func TestUKIFromESP(t *testing.T) {
+	t.Parallel()
+	timeScenario(t)
+	// Until tbcompose build --format uki exists, the UKI is the one inside
+	// the ISO's ESP, which is what that format writes.
+	b := readBoot(t, imageOpts{Args: []string{"-listen", ":8080"}})
+	ukiPath := filepath.Join(t.TempDir(), "e2e.efi")
+	if err := os.WriteFile(ukiPath, b.UKI, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	disk, err := bootdisk.UKIDisk(ukiPath, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	m := boot(t, qemu.Config{
+		Image: disk, Medium: qemu.MediumRaw,
+		Publish: []qemu.PortForward{{Host: uint16(port), Guest: 8080}},
+	})
+	ctx := context.Background()
+	expectApp(t, m)
+	m.Expect(ctx, `testapp: listening on :8080`, stepWait)
+	if page := httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/", port)); !bytes.HasPrefix(page, []byte("testapp on ")) {
+		t.Errorf("GET / = %q, want the test app's greeting", page)
+	}
+	powerOff(t, m)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tinyboot/tinyboot/internal/bootdisk"
 	"github.com/tinyboot/tinyboot/internal/qemu"
 )
 
@@ -200,12 +201,12 @@ func (o *runOptions) run(cmd *cobra.Command, target string) error {
 	case targetISO, targetRaw:
 		cfg.Image = target
 	case targetUKI:
-		if cfg.Image, err = ukiESP(target, tmp); err != nil {
+		if cfg.Image, err = bootdisk.UKIDisk(target, tmp); err != nil {
 			return withCode(exitInvalid, err)
 		}
 		keep = o.printCmd
 	case targetGCE:
-		if cfg.Image, err = extractGCE(target, tmp); err != nil {
+		if cfg.Image, err = bootdisk.ExtractGCE(target, tmp); err != nil {
 			return withCode(exitInvalid, err)
 		}
 		keep = o.printCmd

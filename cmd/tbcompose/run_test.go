@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tinyboot/tinyboot/internal/bootdisk"
 	"github.com/tinyboot/tinyboot/internal/qemu"
 )
 
@@ -117,7 +118,7 @@ func writeGCE(t *testing.T, path string, data []byte) {
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
 	tw := tar.NewWriter(zw)
-	if err := tw.WriteHeader(&tar.Header{Name: gceDiskName, Mode: 0o644, Size: int64(len(data)), Format: tar.FormatGNU}); err != nil {
+	if err := tw.WriteHeader(&tar.Header{Name: bootdisk.GCEDiskName, Mode: 0o644, Size: int64(len(data)), Format: tar.FormatGNU}); err != nil {
 		t.Fatal(err)
 	}
 	tw.Write(data)
@@ -268,47 +269,6 @@ func TestRunPortTaken(t *testing.T) {
 	}
 	if strings.Contains(stderr.String(), "Could not set up") {
 		t.Errorf("QEMU's own message reached stderr: %q", stderr.String())
-	}
-}
-
-func TestExtractGCE(t *testing.T) {
-	dir := t.TempDir()
-	data := make([]byte, 5<<20)
-	copy(data, "boot sector")
-	copy(data[3<<20:], "partition")
-	arch := filepath.Join(dir, "img.tar.gz")
-	writeGCE(t, arch, data)
-	out := t.TempDir()
-	got, err := extractGCE(arch, out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(got)
-	if err != nil || !bytes.Equal(b, data) {
-		t.Fatalf("extracted %d bytes (%v), want the %d written", len(b), err, len(data))
-	}
-	var st syscall.Stat_t
-	if err := syscall.Stat(got, &st); err == nil && st.Blocks*512 >= int64(len(data)) {
-		t.Errorf("disk.raw takes %d bytes on disk for %d of mostly zeros: not sparse", st.Blocks*512, len(data))
-	}
-	empty := filepath.Join(dir, "empty.tar.gz")
-	writeTarGz(t, empty, "other.txt")
-	if _, err := extractGCE(empty, out); err == nil || !strings.Contains(err.Error(), "no disk.raw") {
-		t.Errorf("archive without disk.raw: %v", err)
-	}
-}
-
-func writeTarGz(t *testing.T, path, name string) {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(zw)
-	tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: 1})
-	tw.Write([]byte("x"))
-	tw.Close()
-	zw.Close()
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
 	}
 }
 
