@@ -181,3 +181,26 @@ func TestUKIFromESP(t *testing.T) {
 	}
 	powerOff(t, m)
 }
+
+// TestKernelUnderOVMF boots the kernel format with -kernel under OVMF,
+// whose Linux loader starts the bzImage through its EFI stub: the app
+// answers HTTP and the power button powers the machine off.
+func TestKernelUnderOVMF(t *testing.T) {
+	t.Parallel()
+	timeScenario(t)
+	k := kernelFormat(t, imageOpts{Args: []string{"-listen", ":8080"}})
+	port := freePort(t)
+	m := boot(t, qemu.Config{
+		FirmwareKind: qemu.FirmwareUEFI,
+		Kernel:       k.Vmlinuz, Initrd: k.Initrd, Append: k.append(t),
+		Publish: []qemu.PortForward{{Host: uint16(port), Guest: 8080}},
+	})
+	ctx := context.Background()
+	m.Expect(ctx, `tinyboot: .*secure boot: `, bootWait)
+	expectApp(t, m)
+	m.Expect(ctx, `testapp: listening on :8080`, stepWait)
+	if page := httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/", port)); !bytes.HasPrefix(page, []byte("testapp on ")) {
+		t.Errorf("GET / = %q, want the test app's greeting", page)
+	}
+	powerOff(t, m)
+}
