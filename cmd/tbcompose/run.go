@@ -270,9 +270,9 @@ func (o *runOptions) run(cmd *cobra.Command, target string) error {
 			fmt.Fprintln(stderr, "tbcompose: no working hardware acceleration here; emulating with TCG (slower)")
 		}
 	}
-	watch := newConsoleWatch(cmd.OutOrStdout(), stderr, o.noReboot)
+	watch := newConsoleWatch(stderr, o.noReboot)
 	cfg.Stdin = cmd.InOrStdin()
-	cfg.Console = watch
+	cfg.Console = cmd.OutOrStdout()
 	// QEMU's diagnostics reach the terminal once the machine runs; a
 	// failed start quotes them in its error, so they are not shown twice.
 	held := &heldWriter{w: stderr}
@@ -289,6 +289,7 @@ func (o *runOptions) run(cmd *cobra.Command, target string) error {
 		return withCode(exitInvalid, err)
 	}
 	held.release()
+	go watch.follow(vm.Console)
 	e := superviseVM(vm, sigs, stderr, watch.AgentUp)
 	code, err := runExitCode(e)
 	if e.Reason == qemu.ExitReboot {

@@ -2,11 +2,14 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"regexp"
 	"strings"
 	"sync"
+
+	"github.com/tinyboot/tinyboot/internal/qemu"
 )
 
 // agentLineRE matches a line of tinyboot's agent on the serial console
@@ -17,43 +20,35 @@ var agentLineRE = regexp.MustCompile(`^tinyboot: \[\s*\d+\.\d+\] (.*)$`)
 // appEndRE matches the agent's line for the app's end.
 var appEndRE = regexp.MustCompile(`^app: (exited with status \d+|killed by signal \d+)`)
 
-// consoleWatch copies the serial console to the terminal and follows the
-// agent's lines: whether the agent is up (so the power button would be
-// answered), and why the guest reboots when the app ends under on_exit:
-// reboot, which would otherwise look like a silent boot loop.
+// consoleWatch follows the agent's lines on the serial console: whether
+// the agent is up (so the power button would be answered), and why the
+// guest reboots when the app ends under on_exit: reboot, which would
+// otherwise look like a silent boot loop.
 type consoleWatch struct {
-	out      io.Writer // the terminal
 	stderr   io.Writer // where explanations go
 	noReboot bool
 
 	mu      sync.Mutex
-	partial []byte
 	agentUp bool
 	appEnd  string // "app exited with status 1", the last one seen
 }
 
-func newConsoleWatch(out, stderr io.Writer, noReboot bool) *consoleWatch {
-	return &consoleWatch{out: out, stderr: stderr, noReboot: noReboot}
+func newConsoleWatch(stderr io.Writer, noReboot bool) *consoleWatch {
+	return &consoleWatch{stderr: stderr, noReboot: noReboot}
 }
 
-// Write copies p to the terminal and looks at its complete lines.
-func (c *consoleWatch) Write(p []byte) (int, error) {
-	n, err := c.out.Write(p)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.partial = append(c.partial, p...)
+// follow reads the agent's lines from con until it closes. It is the
+// console's only reader (WaitForLine's matches consume lines).
+func (c *consoleWatch) follow(con *qemu.Console) {
 	for {
-		i := bytes.IndexByte(c.partial, '\n')
-		if i < 0 {
-			break
+		s, err := con.WaitForLine(context.Background(), agentLineRE)
+		if err != nil {
+			return
 		}
-		c.line(strings.TrimRight(string(c.partial[:i]), "\r"))
-		c.partial = c.partial[i+1:]
+		c.mu.Lock()
+		c.line(s)
+		c.mu.Unlock()
 	}
-	if len(c.partial) > 64<<10 {
-		c.partial = c.partial[:0] // no agent line is that long
-	}
-	return n, err
 }
 
 // line follows one console line; the caller holds mu.
