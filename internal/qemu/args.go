@@ -175,7 +175,7 @@ func BuildArgs(cfg Config, inst Instance) ([]string, error) {
 	args := []string{cfg.QEMU, "-machine", string(cfg.Machine)}
 	switch cfg.Accel {
 	case AccelAuto:
-		args = append(args, "-accel", "kvm", "-accel", "tcg")
+		args = append(args, "-accel", string(hostHardwareAccel()), "-accel", "tcg")
 	case AccelKVM, AccelHVF:
 		args = append(args, "-accel", string(cfg.Accel), "-cpu", "host")
 	default:
@@ -225,8 +225,8 @@ func BuildArgs(cfg Config, inst Instance) ([]string, error) {
 		case MediumRaw:
 			args = append(args, "-drive", drive, "-device", "virtio-blk-pci,drive=boot,bootindex=0")
 		case MediumSCSI:
-			args = append(args, "-device", "virtio-scsi-pci,id=scsi0", "-drive", drive,
-				"-device", "scsi-hd,drive=boot,bus=scsi0.0,bootindex=0")
+			args = append(args, "-device", "virtio-scsi-pci,id=scsi", "-drive", drive,
+				"-device", "scsi-hd,drive=boot,bus=scsi.0,bootindex=0")
 		}
 	}
 	for i, d := range cfg.Disks {
