@@ -36,7 +36,7 @@ var formatSets struct {
 // allFormats are the formats the e2e scenarios boot, written by one build
 // (raw with --disk-size 2G), as `tbcompose build --format … --disk-size
 // 2G -o DIR` writes them.
-var allFormats = []string{spec.FormatISO, spec.FormatUKI, spec.FormatKernel, spec.FormatRaw, spec.FormatGCE}
+var allFormats = spec.OutputFormats
 
 const rawDiskSize = 2 << 30
 
