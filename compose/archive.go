@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -98,14 +99,15 @@ func NewArchiveClient(s *spec.Spec, opts Options) (*debarchive.Client, error) {
 // chose the stub, and the package when we did.
 func stubInput(ctx context.Context, r *spec.Resolved, opts Options, pin *kernel.Package, store *cache.Cache, arc *archives) (plan.Input, *kernel.Package, error) {
 	s := r.Spec()
+	a := r.Arch()
 	if s.Kernel.Stub != "" {
 		return plan.Input{
 			Path:   s.Resolve(s.Kernel.Stub),
 			Origin: "kernel.stub " + s.Kernel.Stub,
-			Fix:    "point kernel.stub at a systemd UEFI stub (linuxx64.efi.stub from " + kernel.StubPackage + ")",
+			Fix:    "point kernel.stub at a systemd UEFI stub (" + path.Base(a.StubFile) + " from " + kernel.StubPackage + ":" + a.Name + ")",
 		}, nil, nil
 	}
-	res := &kernel.Resolver{CacheDir: opts.CacheDir, Cache: store, Log: opts.Log}
+	res := &kernel.Resolver{CacheDir: opts.CacheDir, Cache: store, Log: opts.Log, Arch: a.Name}
 	if pin == nil || !res.IsStubCached(*pin) {
 		a, err := arc.get()
 		if err != nil {
@@ -135,6 +137,10 @@ var biosFormats = []string{spec.FormatISO, spec.FormatRaw, spec.FormatGCE, spec.
 func biosInput(ctx context.Context, r *spec.Resolved, formats []string, opts Options, pins []kernel.Package, store *cache.Cache, arc *archives) (*kernel.BIOSLoader, error) {
 	s := r.Spec()
 	if !slices.ContainsFunc(formats, func(f string) bool { return slices.Contains(biosFormats, f) }) {
+		return nil, nil
+	}
+	if r.Arch().Name != "amd64" {
+		// PC BIOS exists on x86 only; other images boot under UEFI.
 		return nil, nil
 	}
 	switch dir := s.Kernel.Isolinux; dir {

@@ -52,6 +52,10 @@ type Options struct {
 	HTTPClient *http.Client
 	// Log gets one line per stage.
 	Log *slog.Logger
+
+	// archSuffix, set when a spec builds several architectures, goes
+	// into every output name of the image being built (ArchOutput).
+	archSuffix string
 }
 
 // DefaultEpoch is the time stamped into images when SOURCE_DATE_EPOCH is

@@ -20,6 +20,7 @@ import (
 	"github.com/tinyboot/tinyboot/compose/initramfs"
 	"github.com/tinyboot/tinyboot/compose/iso"
 	"github.com/tinyboot/tinyboot/compose/uki"
+	"github.com/tinyboot/tinyboot/internal/arch"
 	"github.com/tinyboot/tinyboot/spec"
 	"github.com/tinyboot/tinyboot/spec/baked"
 )
@@ -34,7 +35,11 @@ type Inspection struct {
 	// BIOS is true when the image boots on PC BIOS too (an El Torito BIOS
 	// entry and MBR boot code).
 	BIOS bool `json:"bios,omitempty"`
-	// UKISize is the size of /EFI/BOOT/BOOTX64.EFI inside the ESP.
+	// Arch is the image's architecture, known by its ESP boot path, the
+	// UKI's PE machine or the baked spec.
+	Arch string `json:"arch"`
+	// UKISize is the size of the UKI (/EFI/BOOT/BOOTX64.EFI on amd64)
+	// inside the ESP.
 	UKISize     int64  `json:"uki_size"`
 	ESPSize     int64  `json:"esp_size"`
 	KernelSize  int64  `json:"kernel_size"`
@@ -73,6 +78,8 @@ type InspectedFile struct {
 type BootImage struct {
 	ESP []byte
 	UKI []byte
+	// Arch is the architecture whose removable-media path holds the UKI.
+	Arch string
 	// Sections are the UKI's sections by name (uki.Section* constants).
 	Sections map[string][]byte
 }
@@ -87,7 +94,7 @@ func ReadBoot(im *iso.Image) (*BootImage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ESP: %w", err)
 	}
-	ukiImage, err := fat.ReadFile(assemble.ESPBootPath)
+	ukiImage, a, err := readBootFile(fat)
 	if err != nil {
 		return nil, fmt.Errorf("ESP: %w", err)
 	}
@@ -95,7 +102,7 @@ func ReadBoot(im *iso.Image) (*BootImage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("UKI: %w", err)
 	}
-	b := &BootImage{ESP: espImage, UKI: ukiImage, Sections: map[string][]byte{}}
+	b := &BootImage{ESP: espImage, UKI: ukiImage, Arch: a, Sections: map[string][]byte{}}
 	for _, sec := range u.Sections() {
 		data, err := sec.ReadAll()
 		if err != nil {
@@ -274,7 +281,7 @@ func inspectDisk(path, disk, format string) (*Inspection, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	in.ESPSize, in.UKISize = int64(len(boot.ESP)), int64(len(boot.UKI))
+	in.ESPSize, in.UKISize, in.Arch = int64(len(boot.ESP)), int64(len(boot.UKI)), boot.Arch
 	return in, inspectUKI(in, boot.UKI)
 }
 
@@ -300,6 +307,13 @@ func inspectUKI(in *Inspection, ukiImage []byte) error {
 	}
 	in.OSRelease = string(sections[uki.SectionOSRel])
 	in.Uname = string(sections[uki.SectionUname])
+	if in.Arch == "" {
+		for _, name := range arch.Names() {
+			if a := arch.MustLookup(name); a.PEMachine == u.Machine {
+				in.Arch = a.Name
+			}
+		}
+	}
 	return inspectBoot(in, sections[uki.SectionLinux], sections[uki.SectionInitrd], string(sections[uki.SectionCmdline]))
 }
 
@@ -351,10 +365,15 @@ func inspectBoot(in *Inspection, kernelImage, initrd []byte, cmdline string) err
 		}
 	}
 	sort.SliceStable(in.Initramfs, func(i, j int) bool { return in.Initramfs[i].Path < in.Initramfs[j].Path })
-	if in.Uname == "" && in.Spec != nil {
-		// A kernel directory has no .uname; the baked spec names the
-		// kernel its modules are for.
-		in.Uname = in.Spec.KernelVersion
+	if in.Spec != nil {
+		// A kernel directory has no .uname nor PE header; the baked spec
+		// names the kernel its modules are for and the architecture.
+		if in.Uname == "" {
+			in.Uname = in.Spec.KernelVersion
+		}
+		if in.Arch == "" {
+			in.Arch = in.Spec.Arch
+		}
 	}
 	return nil
 }

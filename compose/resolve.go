@@ -23,7 +23,8 @@ var caBundles = []string{
 }
 
 // Plan resolves r into the plan of its image without building anything
-// but the kernel tree and the module list: what `Build` would assemble.
+// but the kernel tree and the module list: what `Build` would assemble
+// (for a spec of several architectures, the first's image).
 func Plan(ctx context.Context, r *spec.Resolved, opts Options) (*plan.Plan, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
@@ -36,7 +37,7 @@ func Plan(ctx context.Context, r *spec.Resolved, opts Options) (*plan.Plan, erro
 	if opts.ZoneinfoSHA256 == "" && read != nil {
 		opts.ZoneinfoSHA256 = read.Zoneinfo
 	}
-	return resolve(ctx, r, opts, lockedPins{kernel: pins, stub: stubPin(read), bios: biosPins(read)}, cache.Open(opts.CacheDir), assemble.NewStages(ctx, opts.Log))
+	return resolve(ctx, r, opts, lockedPins{kernel: pins, stub: stubPin(read, r.Arch().Name), bios: biosPins(read)}, cache.Open(opts.CacheDir), assemble.NewStages(ctx, opts.Log))
 }
 
 // lockedPins are the packages the lock pins, per part of the image.
@@ -51,12 +52,13 @@ type lockedPins struct {
 // every input named by the spec field it came from.
 func resolve(ctx context.Context, r *spec.Resolved, opts Options, pins lockedPins, store *cache.Cache, st *assemble.Stages) (*plan.Plan, error) {
 	s := r.Spec()
+	a := r.Arch()
 	arc := &archives{s: s, opts: opts}
 	formats, err := Formats(r, opts.Formats)
 	if err != nil {
 		return nil, err
 	}
-	outputs, err := OutputPaths(r, formats, opts.Output)
+	outputs, err := OutputPaths(r, formats, opts.Output, opts.archSuffix)
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +77,7 @@ func resolve(ctx context.Context, r *spec.Resolved, opts Options, pins lockedPin
 	var mods []plan.Module
 	if err := st.Run("modules", func() (bool, error) {
 		var err error
-		mods, err = resolveModules(r, formats, k, store, opts.Log)
+		mods, err = resolveModules(r, a, formats, k, store, opts.Log)
 		return false, err
 	}); err != nil {
 		return nil, err
@@ -96,6 +98,7 @@ func resolve(ctx context.Context, r *spec.Resolved, opts Options, pins lockedPin
 	bakedMods := bakedModules(mods)
 	p := &plan.Plan{
 		Name:        s.Name,
+		Arch:        a,
 		Epoch:       opts.Epoch,
 		Compression: opts.Compression,
 		Kernel:      k,
@@ -106,7 +109,7 @@ func resolve(ctx context.Context, r *spec.Resolved, opts Options, pins lockedPin
 		StubPackage: stubPkg,
 		CACerts:     ca,
 		Config:      Bake(r, k.Version, bakedMods),
-		Cmdline:     Cmdline(s.Kernel.Cmdline),
+		Cmdline:     CmdlineArch(a, s.Kernel.Cmdline),
 		OSRelease:   fmt.Sprintf("NAME=tinyboot\nID=tinyboot\nPRETTY_NAME=\"tinyboot %s\"\nIMAGE_ID=%s\nVERSION_ID=%s\n", s.Name, s.Name, k.Version),
 		VolumeID:    VolumeID(s.Name),
 		Outputs:     outputs,
@@ -145,7 +148,7 @@ func resolve(ctx context.Context, r *spec.Resolved, opts Options, pins lockedPin
 
 func resolveKernel(ctx context.Context, r *spec.Resolved, opts Options, pins []kernel.Package, store *cache.Cache, arc *archives) (*kernel.Kernel, error) {
 	s := r.Spec()
-	res := &kernel.Resolver{CacheDir: opts.CacheDir, Cache: store, Log: opts.Log}
+	res := &kernel.Resolver{CacheDir: opts.CacheDir, Cache: store, Log: opts.Log, Arch: r.Arch().Name}
 	switch {
 	case s.Kernel.Package != "":
 		// A locked kernel already unpacked needs no archive (nor sources).
@@ -156,7 +159,7 @@ func resolveKernel(ctx context.Context, r *spec.Resolved, opts Options, pins []k
 			}
 			res.Archive = a
 		}
-		return res.Package(ctx, s.Kernel.Package, pins)
+		return res.Package(ctx, r.Arch().KernelPackageFor(s.Kernel.Package), pins)
 	case len(s.Kernel.Deb) > 0:
 		var srcs []kernel.DebSource
 		for _, d := range s.Kernel.Deb {

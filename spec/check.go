@@ -149,7 +149,7 @@ func (c *checker) app() {
 }
 
 // checkELF checks that a prebuilt app can run on the image: a static
-// linux/amd64 executable, since the image has no dynamic loader or libc.
+// linux executable for the spec's architecture, since the image has no dynamic loader or libc.
 func (c *checker) checkELF(ptr, p string) {
 	f, err := elf.Open(c.s.Resolve(p))
 	if err != nil {
@@ -157,8 +157,7 @@ func (c *checker) checkELF(ptr, p string) {
 		return
 	}
 	defer f.Close()
-	if f.Machine != elf.EM_X86_64 || f.Class != elf.ELFCLASS64 {
-		c.errorf(ptr, "build it with GOOS=linux GOARCH=amd64 CGO_ENABLED=0", "%s is for %v, want x86-64", p, f.Machine)
+	if !c.checkBinaryMachine(ptr, p, f.Machine, f.Class) {
 		return
 	}
 	if f.Type != elf.ET_EXEC && f.Type != elf.ET_DYN {

@@ -214,7 +214,11 @@ ca_certs: ./nope.pem
 			"2:43: kernel.modules_dir: ./vmlinuz is not a directory",
 		}},
 		{"binary dynamic", head + "app: {binary: ./app-dyn}\n", []string{"3:15: app.binary: ./app-dyn is dynamically linked; the image has no dynamic loader"}},
-		{"binary arm64", head + "app: {binary: ./app-arm64}\n", []string{"3:15: app.binary: ./app-arm64 is for EM_AARCH64, want x86-64"}},
+		{"binary arm64", head + "app: {binary: ./app-arm64}\n", []string{"3:15: app.binary: ./app-arm64 is built for aarch64 (arm64), but the image is amd64 (x86-64)"}},
+		{"binary amd64 in an arm64 image", "arch: arm64\n" + head + "app: {binary: ./app}\n", []string{"4:15: app.binary: ./app is built for x86-64 (amd64), but the image is arm64 (aarch64)"}},
+		{"binary arm64 in an arm64 image", "arch: arm64\n" + head + "app: {binary: ./app-arm64}\n", nil},
+		{"binary with two arches", "arch: [amd64, arm64]\n" + head + "app: {binary: ./app}\n", []string{"4:15: app.binary: ./app is one executable for one architecture, but arch lists 2"}},
+		{"arch unknown", "arch: riscv64\n" + head + "app: {go: ./hello}\n", []string{`1:7: arch: invalid value "riscv64"`}},
 		{"binary script", head + "app: {binary: ./app-script}\n", []string{"3:15: app.binary: ./app-script is not an ELF executable"}},
 		{"deb without .deb suffix", "name: a\nkernel: {deb: [./vmlinuz]}\napp: {go: ./hello}\n", []string{"2:16: warning: kernel.deb[0]: ./vmlinuz does not end in .deb"}},
 

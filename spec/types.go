@@ -55,6 +55,9 @@ type Spec struct {
 	// Formats are the outputs one build writes (FormatISO … see
 	// OutputFormats); empty means [iso].
 	Formats []string `yaml:"formats,omitempty" json:"formats,omitempty"`
+	// Arch is the architecture the image is built for, or a list of them
+	// for one image each; default amd64 (see spec/arch.go).
+	Arch Arches `yaml:"arch,omitempty" json:"arch,omitempty"`
 
 	// Path is the file the spec was loaded from ("" when loaded from
 	// memory). Dir is the directory relative paths are resolved against.
@@ -190,10 +193,10 @@ func (d DebSource) MarshalJSON() ([]byte, error) {
 
 // App is the program the agent runs: exactly one of Go or Binary.
 type App struct {
-	// Go is a Go package (directory or import path) built for linux/amd64
-	// with CGO_ENABLED=0.
+	// Go is a Go package (directory or import path) built for linux and
+	// the image's architecture with CGO_ENABLED=0.
 	Go string `yaml:"go,omitempty" json:"go,omitempty"`
-	// Binary is a prebuilt static linux/amd64 ELF.
+	// Binary is a prebuilt static linux ELF for the image's architecture.
 	Binary string `yaml:"binary,omitempty" json:"binary,omitempty"`
 	// Args and Env are passed to the app.
 	Args []string          `yaml:"args,omitempty" json:"args,omitempty"`

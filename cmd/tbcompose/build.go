@@ -31,6 +31,7 @@ type buildFlags struct {
 	locked      bool
 	formats     []string
 	diskSize    string
+	arch        []string
 }
 
 func init() { register(newBuildCmd) }
@@ -101,6 +102,7 @@ func addBuildFlags(cmd *cobra.Command, f *buildFlags) {
 	cmd.Flags().StringVar(&f.agent, "agent", "", "use this prebuilt agent binary instead of building one")
 	cmd.Flags().BoolVar(&f.update, "update", false, "resolve kernel.package afresh and rewrite tinyboot.lock")
 	cmd.Flags().BoolVar(&f.locked, "locked", false, "fail if tinyboot.lock is missing or does not match the spec (for CI)")
+	cmd.Flags().StringSliceVar(&f.arch, "arch", nil, "build for these architectures instead of the spec's arch: amd64, arm64, or both as amd64,arm64 (one image each)")
 }
 
 // buildForRun builds the image described by the spec at specPath, printing
@@ -143,6 +145,11 @@ func buildSpec(cmd *cobra.Command, path string, f buildFlags) (*compose.Result, 
 	}
 	if diags.HasErrors() {
 		return nil, withCode(exitInvalid, fmt.Errorf("%s is not valid; nothing was built", path))
+	}
+	if len(f.arch) > 0 {
+		if err := overrideArch(s, f.arch); err != nil {
+			return nil, withCode(exitUsage, err)
+		}
 	}
 	r := s.WithDefaults()
 	mode := compose.LockUse
@@ -219,6 +226,12 @@ type summaryOptions struct {
 }
 
 func printSummary(w io.Writer, res *compose.Result, o summaryOptions) {
+	if len(res.Images) > 0 {
+		for _, im := range res.Images {
+			printSummary(w, im, o)
+		}
+		return
+	}
 	if len(res.Outputs) <= 1 {
 		fmt.Fprintf(w, "%s  %s\n", res.Output, humanSize(res.Size))
 		fmt.Fprintf(w, "  sha256   %s\n", res.SHA256)
@@ -228,6 +241,7 @@ func printSummary(w io.Writer, res *compose.Result, o summaryOptions) {
 			fmt.Fprintf(w, "       sha256 %s\n", out.SHA256)
 		}
 	}
+	fmt.Fprintf(w, "  arch     %s\n", res.Arch)
 	fmt.Fprintf(w, "  kernel   %s", res.KernelVersion)
 	if len(res.Packages) > 0 {
 		var names []string

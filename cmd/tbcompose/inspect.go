@@ -65,6 +65,9 @@ func printInspection(w io.Writer, in *compose.Inspection) {
 	if in.VolumeID != "" {
 		fmt.Fprintf(w, ", volume %s", in.VolumeID)
 	}
+	if in.Arch != "" {
+		fmt.Fprintf(w, ", arch %s", in.Arch)
+	}
 	fmt.Fprintln(w)
 	if in.BootEntries > 0 || in.Partitions > 0 {
 		firmware := "UEFI"

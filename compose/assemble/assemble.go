@@ -48,6 +48,8 @@ type Timing struct {
 // Result describes a built image. Output, Size and SHA256 are those of the
 // first output; Outputs lists every one.
 type Result struct {
+	// Arch is the image's architecture.
+	Arch          string           `json:"arch"`
 	Output        string           `json:"output"`
 	Size          int64            `json:"size"`
 	SHA256        string           `json:"sha256"`
@@ -67,6 +69,10 @@ type Result struct {
 	ZoneinfoSHA256 string `json:"zoneinfo_sha256,omitempty"`
 	// LockWritten is the lock file the build wrote, if any.
 	LockWritten string `json:"lock_written,omitempty"`
+	// Images are every image of a build for several architectures, one
+	// per architecture in the spec's order (this Result is the first's);
+	// empty when the spec names one architecture.
+	Images []*Result `json:"images,omitempty"`
 }
 
 // Stages runs named, timed stages and keeps their timings.
@@ -146,10 +152,10 @@ func Assemble(ctx context.Context, p *plan.Plan, opts Options, st *Stages) (*Res
 	if err := st.Run("app", func() (bool, error) {
 		if p.App.GoPackage != "" {
 			appBin = filepath.Join(work, "app")
-			return false, app.BuildGoWith(ctx, p.App.GoPackage, p.App.Dir, appBin, app.Options{Tags: p.App.BuildTags, LDFlags: p.App.LDFlags})
+			return false, app.BuildGoWith(ctx, p.App.GoPackage, p.App.Dir, appBin, app.Options{Tags: p.App.BuildTags, LDFlags: p.App.LDFlags, Arch: planArch(p).Name})
 		}
 		appBin = p.App.Binary
-		return false, app.CheckBinary(appBin)
+		return false, app.CheckBinaryArch(appBin, planArch(p))
 	}); err != nil {
 		return nil, err
 	}
@@ -157,12 +163,12 @@ func Assemble(ctx context.Context, p *plan.Plan, opts Options, st *Stages) (*Res
 	agentBin := p.Agent.Prebuilt
 	if err := st.Run("agent", func() (bool, error) {
 		if agentBin != "" {
-			if err := app.CheckExecutable(agentBin); err != nil {
+			if err := app.CheckExecutableArch(agentBin, planArch(p)); err != nil {
 				return false, fmt.Errorf("--agent %w", err)
 			}
 			return false, nil
 		}
-		path, cached, err := agentbin.Build(ctx, store)
+		path, cached, err := agentbin.BuildArch(ctx, store, planArch(p).Name)
 		if err != nil {
 			return false, err
 		}
@@ -189,8 +195,8 @@ func Assemble(ctx context.Context, p *plan.Plan, opts Options, st *Stages) (*Res
 		return nil, err
 	}
 
-	parts := &Parts{Initramfs: initrd.data, ESP: boot.esp, uki: boot.uki, ukiSize: boot.ukiSize}
-	res := &Result{KernelVersion: p.Kernel.Version, Packages: p.Kernel.Packages, ZoneinfoSHA256: p.ZoneinfoSHA256, Stub: p.StubPackage}
+	parts := &Parts{Initramfs: initrd.data, ESP: boot.esp, BootPath: espBootPath(p), uki: boot.uki, ukiSize: boot.ukiSize}
+	res := &Result{Arch: planArch(p).Name, KernelVersion: p.Kernel.Version, Packages: p.Kernel.Packages, ZoneinfoSHA256: p.ZoneinfoSHA256, Stub: p.StubPackage}
 	if p.BIOS != nil {
 		res.BIOSLoader = p.BIOS.Packages
 	}

@@ -19,8 +19,9 @@ import (
 	"github.com/tinyboot/tinyboot/internal/fsutil"
 )
 
-// ESPBootPath is where the UKI lives in the ESP: the removable-media path
-// UEFI firmware boots without any boot entry.
+// ESPBootPath is where the UKI of an amd64 image lives in the ESP: the
+// removable-media path UEFI firmware boots without any boot entry (other
+// architectures': internal/arch).
 const ESPBootPath = "EFI/BOOT/BOOTX64.EFI"
 
 // bootImage is the UKI and the ESP that holds it. An ESP read from the
@@ -56,6 +57,9 @@ func buildBoot(ctx context.Context, p *plan.Plan, initrd []byte, store *cache.Ca
 		if stub, err = readStub(p.Stub); err != nil {
 			return false, err
 		}
+		if err := checkStubArch(p, stub); err != nil {
+			return false, err
+		}
 		if key, err = bootKey(p, stub, initrd); err != nil {
 			return false, err
 		}
@@ -81,7 +85,7 @@ func buildBoot(ctx context.Context, p *plan.Plan, initrd []byte, store *cache.Ca
 			}
 		}
 		var out bytes.Buffer
-		if _, err := esp.Build(&out, []esp.File{{Path: ESPBootPath, Data: bytes.NewReader(boot.uki), Size: boot.ukiSize}}, p.Epoch); err != nil {
+		if _, err := esp.Build(&out, []esp.File{{Path: espBootPath(p), Data: bytes.NewReader(boot.uki), Size: boot.ukiSize}}, p.Epoch); err != nil {
 			return false, fmt.Errorf("ESP: %w", err)
 		}
 		boot.esp = out.Bytes()

@@ -37,7 +37,7 @@ func (p *Parts) bootFiles() (*bootFiles, error) {
 	if err != nil {
 		return nil, err
 	}
-	off, size, err := fat.Extent(ESPBootPath)
+	off, size, err := fat.Extent(p.BootPath)
 	if err != nil {
 		return nil, err
 	}

@@ -17,8 +17,11 @@ import (
 type Parts struct {
 	// Initramfs is the concatenated, compressed initramfs.
 	Initramfs []byte
-	// ESP is the FAT image holding the UKI at ESPBootPath.
+	// ESP is the FAT image holding the UKI at BootPath.
 	ESP []byte
+	// BootPath is the UKI's path in the ESP, the architecture's
+	// removable-media path.
+	BootPath string
 
 	uki     []byte
 	ukiSize int64
@@ -34,7 +37,7 @@ func (p *Parts) UKI() ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read the UKI back from the ESP: %w", err)
 	}
-	b, err := fat.ReadFile(ESPBootPath)
+	b, err := fat.ReadFile(p.BootPath)
 	if err != nil {
 		return nil, fmt.Errorf("read the UKI back from the ESP: %w", err)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/tinyboot/tinyboot/compose/initramfs"
 	"github.com/tinyboot/tinyboot/compose/kernel"
+	"github.com/tinyboot/tinyboot/internal/arch"
 	"github.com/tinyboot/tinyboot/spec/baked"
 )
 
@@ -25,6 +26,9 @@ import (
 type Plan struct {
 	// Name is the machine's name (the spec's name).
 	Name string
+	// Arch is the image's architecture (see internal/arch); the kernel,
+	// the stub, the app and the agent are all for it.
+	Arch arch.Arch
 	// Epoch stamps every file time in every output.
 	Epoch time.Time
 	// Compression of the initramfs segments.

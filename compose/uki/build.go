@@ -78,7 +78,7 @@ func Build(w io.Writer, stub []byte, sections []Section) (int64, error) {
 		return 0, fmt.Errorf("stub header has room for %d more section headers, need %d", room, len(sections))
 	}
 	head := bytes.Clone(s.head)
-	if !bytes.Equal(head[oldEnd:newEnd], make([]byte, newEnd-oldEnd)) {
+	if !isHeaderPadding(head[oldEnd:newEnd]) {
 		return 0, errors.New("stub has data right after its section table where new headers must go")
 	}
 
