@@ -29,6 +29,10 @@ type results struct {
 	MemoryNote      string
 	SHA256s         []string
 	Failed          []string // parts that failed, with the error
+	// Firmware are the boots of the firmware and machine comparison;
+	// FormatISO and FormatUKI the sizes of that build's ISO and UKI.
+	Firmware             []firmwareRun
+	FormatISO, FormatUKI int64
 }
 
 // memoryRun is one large-payload build.
@@ -110,6 +114,7 @@ func (r *results) write(w io.Writer) error {
 	r.writeSize(p)
 	r.writeCold(p)
 	r.writeBoot(p)
+	r.writeFirmware(p)
 	r.writeMemory(p)
 	for _, f := range r.Failed {
 		p("**Failed:** %s", firstLine(f))

@@ -13,39 +13,22 @@ import (
 	"github.com/tinyboot/tinyboot/compose/esp"
 	"github.com/tinyboot/tinyboot/compose/iso"
 	"github.com/tinyboot/tinyboot/compose/kernel"
-	"github.com/tinyboot/tinyboot/compose/plan"
 	"github.com/tinyboot/tinyboot/internal/arch"
 	"github.com/tinyboot/tinyboot/internal/cache"
 	"github.com/tinyboot/tinyboot/spec"
 )
 
-// ArchOutput is the path of the output of architecture a when a build
+// ArchOutput is the path of the image of architecture a when a build
 // writes out: out itself for a single-architecture spec, else out with
-// "-<arch>" before its extension (hello.iso becomes hello-arm64.iso,
-// hello.tar.gz hello-arm64.tar.gz, the kernel directory hello-kernel
-// hello-kernel-arm64), so that the outputs of one spec sit side by side.
-// Every output format's path goes through here (see archOutputs).
+// "-<arch>" before its extension (hello.iso becomes hello-arm64.iso), so
+// that the images of one spec sit side by side. Every output format's
+// name goes through here.
 func ArchOutput(out, a string, multi bool) string {
 	if !multi {
 		return out
 	}
 	ext := filepath.Ext(out)
-	for _, long := range []string{".containerdisk.tar", ".tar.gz"} {
-		if strings.HasSuffix(out, long) {
-			ext = long
-		}
-	}
 	return strings.TrimSuffix(out, ext) + "-" + a + ext
-}
-
-// archOutputs names every output of an image of a multi-architecture
-// build by its architecture.
-func archOutputs(outs []plan.Output, a string) []plan.Output {
-	named := make([]plan.Output, len(outs))
-	for i, o := range outs {
-		named[i] = plan.Output{Format: o.Format, Path: ArchOutput(o.Path, a, true)}
-	}
-	return named
 }
 
 // CmdlineArch is Cmdline for an image of a: the default serial console
@@ -92,7 +75,9 @@ func buildArches(ctx context.Context, s *spec.Resolved, opts Options, store *cac
 	for _, name := range arches {
 		r := s.ForArch(name)
 		o := opts
-		o.multiArch = len(arches) > 1
+		if len(arches) > 1 {
+			o.archSuffix = name
+		}
 		pins, lock, err := lockPins(r, o.Lock)
 		if err != nil {
 			return nil, nil, err
@@ -132,20 +117,6 @@ func archError(name string, n int, err error) error {
 	return fmt.Errorf("arch %s: %w", name, err)
 }
 
-// lockedBIOS are the BIOS loader packages of the images of res that have
-// one (only amd64's), else those read.
-func lockedBIOS(res *Result, read *Lock) []kernel.Package {
-	for _, r := range imagesOf(res) {
-		if len(r.BIOSLoader) > 0 {
-			return r.BIOSLoader
-		}
-	}
-	if read != nil && !slices.ContainsFunc(imagesOf(res), func(r *Result) bool { return arch.MustLookup(r.Arch).BIOS }) {
-		return read.BIOSLoader
-	}
-	return nil
-}
-
 // lockedPackages are the kernel packages of every image of res for the
 // lock, and those read pins for architectures this build did not make
 // (build --arch arm64 keeps the amd64 pins of the spec's own arch).
@@ -173,6 +144,20 @@ func lockedStubs(res *Result, read *Lock) []kernel.Package {
 		stubs = append(stubs, otherArches(res, append(optional(read.Stub), read.Stubs...))...)
 	}
 	return stubs
+}
+
+// lockedBIOS are the BIOS loader packages of the images of res (the
+// loader exists for amd64 only), else those read pins.
+func lockedBIOS(res *Result, read *Lock) []kernel.Package {
+	for _, r := range imagesOf(res) {
+		if len(r.BIOSLoader) > 0 {
+			return r.BIOSLoader
+		}
+	}
+	if read != nil {
+		return read.BIOSLoader
+	}
+	return nil
 }
 
 // otherArches are the entries of pkgs for architectures res has no image

@@ -136,7 +136,11 @@ var biosFormats = []string{spec.FormatISO, spec.FormatRaw, spec.FormatGCE, spec.
 // (uki, kernel) need none.
 func biosInput(ctx context.Context, r *spec.Resolved, formats []string, opts Options, pins []kernel.Package, store *cache.Cache, arc *archives) (*kernel.BIOSLoader, error) {
 	s := r.Spec()
-	if !r.Arch().BIOS || !slices.ContainsFunc(formats, func(f string) bool { return slices.Contains(biosFormats, f) }) {
+	if !slices.ContainsFunc(formats, func(f string) bool { return slices.Contains(biosFormats, f) }) {
+		return nil, nil
+	}
+	if r.Arch().Name != "amd64" {
+		// PC BIOS exists on x86 only; other images boot under UEFI.
 		return nil, nil
 	}
 	switch dir := s.Kernel.Isolinux; dir {

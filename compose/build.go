@@ -53,9 +53,9 @@ type Options struct {
 	// Log gets one line per stage.
 	Log *slog.Logger
 
-	// multiArch names each output by its architecture: the build is one
-	// of a spec's several (see buildArches).
-	multiArch bool
+	// archSuffix, set when a spec builds several architectures, goes
+	// into every output name of the image being built (ArchOutput).
+	archSuffix string
 }
 
 // DefaultEpoch is the time stamped into images when SOURCE_DATE_EPOCH is

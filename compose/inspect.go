@@ -35,9 +35,9 @@ type Inspection struct {
 	// BIOS is true when the image boots on PC BIOS too (an El Torito BIOS
 	// entry and MBR boot code).
 	BIOS bool `json:"bios,omitempty"`
-	// Arch is the image's architecture: where its ESP holds the UKI, else
-	// the UKI's PE machine, else the baked spec's.
-	Arch string `json:"arch,omitempty"`
+	// Arch is the image's architecture, known by its ESP boot path, the
+	// UKI's PE machine or the baked spec.
+	Arch string `json:"arch"`
 	// UKISize is the size of the UKI (/EFI/BOOT/BOOTX64.EFI on amd64)
 	// inside the ESP.
 	UKISize     int64  `json:"uki_size"`
@@ -294,9 +294,6 @@ func inspectUKI(in *Inspection, ukiImage []byte) error {
 	if err != nil {
 		return fmt.Errorf("%s: UKI: %w", in.Path, err)
 	}
-	if a, ok := arch.ByPEMachine(u.Machine); ok && in.Arch == "" {
-		in.Arch = a.Name
-	}
 	sections := map[string][]byte{}
 	for _, sec := range u.Sections() {
 		data, err := sec.ReadAll()
@@ -310,6 +307,13 @@ func inspectUKI(in *Inspection, ukiImage []byte) error {
 	}
 	in.OSRelease = string(sections[uki.SectionOSRel])
 	in.Uname = string(sections[uki.SectionUname])
+	if in.Arch == "" {
+		for _, name := range arch.Names() {
+			if a := arch.MustLookup(name); a.PEMachine == u.Machine {
+				in.Arch = a.Name
+			}
+		}
+	}
 	return inspectBoot(in, sections[uki.SectionLinux], sections[uki.SectionInitrd], string(sections[uki.SectionCmdline]))
 }
 
@@ -361,13 +365,15 @@ func inspectBoot(in *Inspection, kernelImage, initrd []byte, cmdline string) err
 		}
 	}
 	sort.SliceStable(in.Initramfs, func(i, j int) bool { return in.Initramfs[i].Path < in.Initramfs[j].Path })
-	if in.Arch == "" && in.Spec != nil {
-		in.Arch = in.Spec.Arch // a kernel directory
-	}
-	if in.Uname == "" && in.Spec != nil {
-		// A kernel directory has no .uname; the baked spec names the
-		// kernel its modules are for.
-		in.Uname = in.Spec.KernelVersion
+	if in.Spec != nil {
+		// A kernel directory has no .uname nor PE header; the baked spec
+		// names the kernel its modules are for and the architecture.
+		if in.Uname == "" {
+			in.Uname = in.Spec.KernelVersion
+		}
+		if in.Arch == "" {
+			in.Arch = in.Spec.Arch
+		}
 	}
 	return nil
 }

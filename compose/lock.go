@@ -38,13 +38,13 @@ type Lock struct {
 	// Stub is the systemd-boot-efi package the default UEFI stub came
 	// from; absent when the spec sets kernel.stub.
 	Stub *kernel.Package `json:"stub,omitempty"`
-	// Stubs are the stub packages of a spec building for several
-	// architectures, one each, in the spec's order; Stub is then unset.
-	Stubs []kernel.Package `json:"stubs,omitempty"`
 	// BIOSLoader are the isolinux and syslinux-common packages the ISO's
 	// BIOS loader came from; absent when the image has none or the spec
 	// sets kernel.isolinux.
 	BIOSLoader []kernel.Package `json:"bios_loader,omitempty"`
+	// Stubs are the stub packages of a spec building for several
+	// architectures, one each, in the spec's order; Stub is then unset.
+	Stubs []kernel.Package `json:"stubs,omitempty"`
 }
 
 // LockPath is the lock file of the spec at specPath.
@@ -90,7 +90,7 @@ func (l *Lock) Equal(o *Lock) bool {
 		return l == o
 	}
 	sameStub := (l.Stub == nil) == (o.Stub == nil) && (l.Stub == nil || *l.Stub == *o.Stub)
-	return l.Version == o.Version && l.Kernel == o.Kernel && slices.Equal(l.Packages, o.Packages) && l.Zoneinfo == o.Zoneinfo && sameStub && slices.Equal(l.BIOSLoader, o.BIOSLoader) && slices.Equal(l.Stubs, o.Stubs)
+	return l.Version == o.Version && l.Kernel == o.Kernel && slices.Equal(l.Packages, o.Packages) && l.Zoneinfo == o.Zoneinfo && sameStub && slices.Equal(l.Stubs, o.Stubs) && slices.Equal(l.BIOSLoader, o.BIOSLoader)
 }
 
 // WriteLock writes l atomically.

@@ -26,18 +26,17 @@ import (
 func BaseModules(r *spec.Resolved) []string { return BaseModulesArch(r, r.Arch()) }
 
 // BaseModulesArch are the modules the spec's features need on
-// architecture a, before the spec's own modules: the boot medium (a CD,
-// a USB stick, a raw virtio or NVMe disk), isofs for /iso, the virtio
-// transports that no virtio driver lists as a dependency (PCI, and MMIO
-// for microVMs and arm64's virt machine), the persistent volume's
-// filesystem, the NIC drivers QEMU and common clouds use when DHCP is on
-// or interfaces are configured, the power button the agent turns into a
-// clean shutdown, and the machine's watchdogs unless the watchdog is off.
-// What differs per architecture is in archModules.
+// architecture a, before the spec's own modules: the boot medium, isofs
+// for /iso, the virtio transports that no virtio driver lists as a
+// dependency, the persistent volume's filesystem, the NIC drivers QEMU and
+// common clouds use when DHCP is on or interfaces are configured, the
+// power button the agent turns into a clean shutdown, the real-time clock
+// where it is a module, and the machine's watchdogs unless the watchdog is
+// off. What differs per architecture is in archModules.
 func BaseModulesArch(r *spec.Resolved, a arch.Arch) []string {
 	s := r.Spec()
 	m := archModules[a.Name]
-	mods := append([]string{"virtio_pci", "isofs", "virtio_mmio"}, m.base...)
+	mods := append([]string{"virtio_pci", "isofs"}, m.base...)
 	mods = append(mods,
 		"sr_mod", "virtio_scsi",
 		"virtio_blk", "sd_mod", "nvme",
@@ -60,34 +59,6 @@ func BaseModulesArch(r *spec.Resolved, a arch.Arch) []string {
 	return mods
 }
 
-// archModuleSet is what one architecture adds to the base modules.
-type archModuleSet struct {
-	base, nics, watchdogs []string
-}
-
-// archModules are the base modules that differ per architecture.
-var archModules = map[string]archModuleSet{
-	// A PC: the CD over AHCI (q35) or IDE (i440fx), Intel NICs, and the
-	// watchdogs of QEMU (i6300esb) and Intel chipsets (iTCO_wdt).
-	"amd64": {
-		base:      []string{"ahci", "ata_piix"},
-		nics:      []string{"e1000", "e1000e"},
-		watchdogs: []string{"i6300esb", "iTCO_wdt"},
-	},
-	// QEMU's virt machine and arm64 servers, as Debian's arm64 kernel
-	// under virt with AAVMF showed: the CD on virtio-scsi (virt has no
-	// IDE; servers' SATA is AHCI), the PL031 RTC, and the power key
-	// through the ACPI generic event device and button, all built in
-	// (listed so that a kernel with them as modules loads them), or with a
-	// device tree gpio-keys on the PL061 (gpio_keys is a module); the
-	// SBSA generic watchdog of servers, and QEMU's i6300esb on PCI.
-	"arm64": {
-		base:      []string{"ahci", "rtc_pl031", "gpio_pl061", "gpio_keys"},
-		nics:      []string{"e1000e"},
-		watchdogs: []string{"sbsa_gwdt", "i6300esb"},
-	},
-}
-
 // FormatModules are the modules an output format's machines need on top
 // of the base set: Google Compute Engine's virtio-scsi disk controller
 // and its gVNIC or virtio NIC for gce images.
@@ -97,6 +68,34 @@ func FormatModules(formats []string) []string {
 		mods = append(mods, "virtio_scsi", "gve", "virtio_net")
 	}
 	return mods
+}
+
+// archModuleSet is what one architecture adds to the base modules.
+type archModuleSet struct {
+	base, nics, watchdogs []string
+}
+
+// archModules are the base modules that differ per architecture, found by
+// booting Debian's kernel of each under QEMU and reading what its devices
+// bind to (see e2e's coldplug and arm64 tests).
+var archModules = map[string]archModuleSet{
+	// A PC: virtio over MMIO for microVMs (QEMU -M microvm, Firecracker),
+	// the CD over AHCI (q35) or IDE (i440fx), Intel NICs, and the
+	// watchdogs of QEMU (i6300esb) and Intel chipsets (iTCO_wdt).
+	"amd64": {
+		base:      []string{"virtio_mmio", "ahci", "ata_piix"},
+		nics:      []string{"e1000", "e1000e"},
+		watchdogs: []string{"i6300esb", "iTCO_wdt"},
+	},
+	// QEMU's virt machine and arm64 servers: virtio over MMIO as well as
+	// PCI, the PL031 RTC, the power key through the ACPI generic event
+	// device (button) or, with a device tree, gpio-keys on the PL061, and
+	// the SBSA generic watchdog of servers (QEMU's i6300esb on PCI too).
+	"arm64": {
+		base:      []string{"virtio_mmio", "ahci", "rtc_pl031", "gpio_keys", "gpio_pl061"},
+		nics:      []string{"e1000e"},
+		watchdogs: []string{"sbsa_gwdt", "i6300esb"},
+	},
 }
 
 // resolveModules turns the base set and the spec's modules into a load

@@ -61,8 +61,17 @@ func Formats(r *spec.Resolved, override []string) ([]string, error) {
 // its directory); empty puts it beside the spec under its default name.
 // With several, out names a directory that receives them all under their
 // default names (beside the spec when empty).
-func OutputPaths(r *spec.Resolved, formats []string, out string) ([]plan.Output, error) {
+//
+// archSuffix, when set (a spec building several architectures), names
+// the architecture in every output: the default names become
+// <name>-<arch>.iso and so on, and a file named by out gets -<arch>
+// before its extension (ArchOutput).
+func OutputPaths(r *spec.Resolved, formats []string, out, archSuffix string) ([]plan.Output, error) {
 	s := r.Spec()
+	name := s.Name
+	if archSuffix != "" {
+		name += "-" + archSuffix
+	}
 	if out == "" {
 		out = r.Output()
 	}
@@ -74,7 +83,9 @@ func OutputPaths(r *spec.Resolved, formats []string, out string) ([]plan.Output,
 	}
 	if len(formats) == 1 {
 		if out == "" {
-			out = filepath.Join(s.Dir, OutputName(s.Name, formats[0]))
+			out = filepath.Join(s.Dir, OutputName(name, formats[0]))
+		} else if archSuffix != "" {
+			out = ArchOutput(out, archSuffix, true)
 		}
 		if formats[0] != spec.FormatKernel {
 			if fi, err := os.Stat(out); err == nil && fi.IsDir() {
@@ -95,7 +106,7 @@ func OutputPaths(r *spec.Resolved, formats []string, out string) ([]plan.Output,
 	}
 	var outs []plan.Output
 	for _, f := range formats {
-		outs = append(outs, plan.Output{Format: f, Path: filepath.Join(dir, OutputName(s.Name, f))})
+		outs = append(outs, plan.Output{Format: f, Path: filepath.Join(dir, OutputName(name, f))})
 	}
 	return outs, nil
 }

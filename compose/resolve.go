@@ -58,12 +58,9 @@ func resolve(ctx context.Context, r *spec.Resolved, opts Options, pins lockedPin
 	if err != nil {
 		return nil, err
 	}
-	outputs, err := OutputPaths(r, formats, opts.Output)
+	outputs, err := OutputPaths(r, formats, opts.Output, opts.archSuffix)
 	if err != nil {
 		return nil, err
-	}
-	if opts.multiArch {
-		outputs = archOutputs(outputs, a.Name)
 	}
 	if opts.DiskSize != 0 && !slices.Contains(formats, plan.FormatRaw) {
 		return nil, fmt.Errorf("--disk-size sizes the raw format, which this build does not write (formats: %s)", strings.Join(formats, ", "))

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tinyboot/tinyboot/compose"
 	"github.com/tinyboot/tinyboot/compose/gce"
+	"github.com/tinyboot/tinyboot/internal/bootdisk"
 	"github.com/tinyboot/tinyboot/internal/qemu"
 	"github.com/tinyboot/tinyboot/spec"
 )
@@ -35,7 +36,7 @@ var formatSets struct {
 // allFormats are the formats the e2e scenarios boot, written by one build
 // (raw with --disk-size 2G), as `tbcompose build --format … --disk-size
 // 2G -o DIR` writes them.
-var allFormats = []string{spec.FormatISO, spec.FormatKernel, spec.FormatRaw, spec.FormatGCE}
+var allFormats = spec.OutputFormats
 
 const rawDiskSize = 2 << 30
 
@@ -162,7 +163,10 @@ func TestCloudDisks(t *testing.T) {
 			out := formatImages(t, biosServeOpts)[format]
 			disk := out
 			if format == spec.FormatGCE {
-				disk = extractGCE(t, out)
+				var err error
+				if disk, err = bootdisk.ExtractGCE(out, t.TempDir()); err != nil {
+					t.Fatal(err)
+				}
 			}
 			fi, err := os.Stat(disk)
 			if err != nil {
@@ -181,28 +185,4 @@ func TestCloudDisks(t *testing.T) {
 			serveAndStop(t, m, port, "/dev/sd[a-z]")
 		})
 	}
-}
-
-// extractGCE takes disk.raw out of a gce archive into the test's temp
-// directory, sparse.
-func extractGCE(t *testing.T, archive string) string {
-	t.Helper()
-	in, err := os.Open(archive)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	p := filepath.Join(t.TempDir(), gce.DiskName)
-	out, err := os.Create(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := gce.Extract(in, out); err != nil {
-		out.Close()
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return p
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tinyboot/tinyboot/internal/bootdisk"
 	"github.com/tinyboot/tinyboot/internal/qemu"
 	"github.com/tinyboot/tinyboot/spec"
 )
@@ -112,4 +113,52 @@ func ctrlAltDel(t *testing.T, m *Machine) {
 	if got := m.WaitExit(exitWait); got != qemu.ExitReboot {
 		t.Fatalf("machine ended with %s after ctrl-alt-del, want %s", got, qemu.ExitReboot)
 	}
+}
+
+// TestUKIFromESP boots the UKI alone the way tbcompose run does: from a
+// throwaway ESP on a virtio disk under OVMF. The app answers HTTP through
+// a forwarded port and the power button powers the machine off.
+func TestUKIFromESP(t *testing.T) {
+	t.Parallel()
+	timeScenario(t)
+	ukiPath := formatImages(t, biosServeOpts)[spec.FormatUKI]
+	disk, err := bootdisk.UKIDisk(ukiPath, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	m := boot(t, qemu.Config{
+		Image: disk, Medium: qemu.MediumRaw,
+		Publish: []qemu.PortForward{{Host: uint16(port), Guest: 8080}},
+	})
+	ctx := context.Background()
+	expectApp(t, m)
+	m.Expect(ctx, `testapp: listening on :8080`, stepWait)
+	if page := httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/", port)); !bytes.HasPrefix(page, []byte("testapp on ")) {
+		t.Errorf("GET / = %q, want the test app's greeting", page)
+	}
+	powerOff(t, m)
+}
+
+// TestKernelUnderOVMF boots the kernel format with -kernel under OVMF,
+// whose Linux loader starts the bzImage through its EFI stub: the app
+// answers HTTP and the power button powers the machine off.
+func TestKernelUnderOVMF(t *testing.T) {
+	t.Parallel()
+	timeScenario(t)
+	k := kernelFormat(t, biosServeOpts)
+	port := freePort(t)
+	m := boot(t, qemu.Config{
+		FirmwareKind: qemu.FirmwareUEFI,
+		Kernel:       k.Vmlinuz, Initrd: k.Initrd, Append: k.append(t),
+		Publish: []qemu.PortForward{{Host: uint16(port), Guest: 8080}},
+	})
+	ctx := context.Background()
+	m.Expect(ctx, `tinyboot: .*secure boot: `, bootWait)
+	expectApp(t, m)
+	m.Expect(ctx, `testapp: listening on :8080`, stepWait)
+	if page := httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/", port)); !bytes.HasPrefix(page, []byte("testapp on ")) {
+		t.Errorf("GET / = %q, want the test app's greeting", page)
+	}
+	powerOff(t, m)
 }

@@ -34,10 +34,18 @@ func findFirmwareFor(cfg qemu.Config, override string) (qemu.Firmware, error) {
 	return qemu.FindFirmware(override)
 }
 
-// imageArch is the architecture of the image run boots, so that an arm64
-// image gets the arm64 machine and firmware. An image it cannot read
-// (not one of ours) is left to QEMU as a PC's, as before arm64 images.
-func imageArch(path string) string {
-	a, _ := compose.ImageArch(path)
-	return a
+// runArch is the architecture of what run boots, so that an arm64 image
+// gets the arm64 machine and firmware: read from the ESP of a disk image
+// (image, the ISO or disk run attaches), else from what inspect reads of
+// the UKI or kernel directory given.
+func runArch(kind targetKind, target, image string) (string, error) {
+	switch kind {
+	case targetUKI, targetKernel:
+		in, err := compose.Inspect(target)
+		if err != nil {
+			return "", err
+		}
+		return in.Arch, nil
+	}
+	return compose.ImageArch(image)
 }

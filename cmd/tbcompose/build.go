@@ -29,9 +29,9 @@ type buildFlags struct {
 	verbose     bool
 	update      bool
 	locked      bool
-	arch        []string
 	formats     []string
 	diskSize    string
+	arch        []string
 }
 
 func init() { register(newBuildCmd) }

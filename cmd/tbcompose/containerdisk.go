@@ -56,14 +56,18 @@ registry with ` + "`tbcompose push`" + `.`,
 // image after building it; name is the ISO's base name.
 func containerDiskOf(cmd *cobra.Command, target, arch string) (v1.Image, string, error) {
 	iso := target
-	image, err := isImage(target)
+	kind, err := detectTarget(target)
 	if err != nil {
 		return nil, "", withCode(exitUsage, err)
 	}
-	if !image {
+	switch kind {
+	case targetISO, targetRaw:
+	case targetSpec:
 		if iso, err = buildForRun(cmd, target); err != nil {
 			return nil, "", err
 		}
+	default:
+		return nil, "", withCode(exitUsage, fmt.Errorf("%s is %s format; a containerDisk holds an ISO or a raw disk image", target, kind))
 	}
 	name := strings.TrimSuffix(filepath.Base(iso), filepath.Ext(iso))
 	img, err := containerdisk.Image(iso, name, arch)

@@ -32,7 +32,9 @@ func execCommand(cmd *cobra.Command, args ...string) (string, int, error) {
 	var out bytes.Buffer
 	cmd.SetArgs(args)
 	cmd.SetOut(&out)
-	cmd.SetErr(&bytes.Buffer{})
+	if cmd.ErrOrStderr() == os.Stderr { // a test may collect stderr itself
+		cmd.SetErr(&bytes.Buffer{})
+	}
 	cmd.SilenceUsage, cmd.SilenceErrors = true, true
 	err := cmd.Execute()
 	var ee *exitError

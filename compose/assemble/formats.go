@@ -120,12 +120,12 @@ func (w *gceWriter) Write(ctx context.Context, parts *Parts, dst, work string) (
 // containerDiskWriter writes a KubeVirt containerDisk: an OCI image
 // layout archive whose one layer holds the ISO at /disk/<name>.iso.
 type containerDiskWriter struct {
-	iso  *isoWriter
-	name string
+	iso        *isoWriter
+	name, arch string
 }
 
 func newContainerDiskWriter(p *plan.Plan) Writer {
-	return &containerDiskWriter{iso: newISOWriter(p).(*isoWriter), name: p.Name}
+	return &containerDiskWriter{iso: newISOWriter(p).(*isoWriter), name: p.Name, arch: planArch(p).Name}
 }
 
 func (w *containerDiskWriter) Write(ctx context.Context, parts *Parts, dst, work string) (int64, error) {
@@ -135,7 +135,7 @@ func (w *containerDiskWriter) Write(ctx context.Context, parts *Parts, dst, work
 	if err != nil {
 		return 0, err
 	}
-	img, err := containerdisk.Image(isoPath, w.name, "")
+	img, err := containerdisk.Image(isoPath, w.name, w.arch)
 	if err != nil {
 		return 0, err
 	}

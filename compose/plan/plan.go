@@ -19,7 +19,6 @@ import (
 	"github.com/tinyboot/tinyboot/compose/initramfs"
 	"github.com/tinyboot/tinyboot/compose/kernel"
 	"github.com/tinyboot/tinyboot/internal/arch"
-	"github.com/tinyboot/tinyboot/spec"
 	"github.com/tinyboot/tinyboot/spec/baked"
 )
 
@@ -177,19 +176,20 @@ type Output struct {
 	Path string
 }
 
-// Output formats, named as the spec's formats key names them.
+// Output formats, named as the spec's formats key names them (the
+// composer's tests check that the two lists agree).
 const (
 	// FormatISO is the hybrid ISO: El Torito BIOS and EFI boot images plus
 	// a GPT ESP, so it boots from a CD, a USB stick or a raw disk.
-	FormatISO = spec.FormatISO
+	FormatISO = "iso"
 	// FormatUKI is the unified kernel image alone.
-	FormatUKI = spec.FormatUKI
+	FormatUKI = "uki"
 	// FormatKernel is a directory with vmlinuz, initrd.img and cmdline.
-	FormatKernel = spec.FormatKernel
+	FormatKernel = "kernel"
 	// FormatRaw is the hybrid image as a GPT disk of a chosen size.
-	FormatRaw = spec.FormatRaw
+	FormatRaw = "raw"
 	// FormatGCE is a raw disk of whole GiB as disk.raw in a .tar.gz.
-	FormatGCE = spec.FormatGCE
+	FormatGCE = "gce"
 	// FormatContainerDisk is a KubeVirt containerDisk holding the ISO.
-	FormatContainerDisk = spec.FormatContainerDisk
+	FormatContainerDisk = "containerdisk"
 )

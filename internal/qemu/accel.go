@@ -95,6 +95,29 @@ func hardwareAccel() Accel {
 	return ""
 }
 
+// hostHardwareAccel is the hardware accelerator this host's OS has: HVF
+// on macOS, KVM elsewhere.
+func hostHardwareAccel() Accel {
+	if runtime.GOOS == "darwin" {
+		return AccelHVF
+	}
+	return AccelKVM
+}
+
+// CheckAccelHost says when an accelerator cannot run on this host's OS:
+// KVM is Linux's, HVF macOS's. TCG and AccelAuto run everywhere.
+func CheckAccelHost(a Accel) error {
+	switch {
+	case a == AccelKVM && runtime.GOOS == "darwin":
+		return fmt.Errorf("accelerator kvm is Linux's; this is macOS: use auto, hvf or tcg")
+	case a == AccelKVM && runtime.GOOS != "linux":
+		return fmt.Errorf("accelerator kvm is Linux's; this is %s: use auto or tcg", runtime.GOOS)
+	case a == AccelHVF && runtime.GOOS != "darwin":
+		return fmt.Errorf("accelerator hvf is macOS's Hypervisor.framework; this is %s: use auto, kvm or tcg", runtime.GOOS)
+	}
+	return nil
+}
+
 // probeExitCode is what QEMU exits with when the probe firmware writes
 // probeValue to isa-debug-exit: (value << 1) | 1.
 const (

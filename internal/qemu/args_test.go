@@ -272,3 +272,26 @@ func TestShellQuote(t *testing.T) {
 		t.Errorf("ShellQuote = %s\nwant        %s", got, want)
 	}
 }
+
+func TestMicroVMAppend(t *testing.T) {
+	defer func(f func() int) { hostTSCkHz = f }(hostTSCkHz)
+	for _, tt := range []struct {
+		name    string
+		khz     int
+		cmdline string
+		accel   Accel
+		want    string
+	}{
+		{"tcg", 2445402, "console=ttyS0", AccelTCG, "console=ttyS0 tsc_early_khz=2445402"},
+		{"tcg, empty line", 1000, "", AccelTCG, "tsc_early_khz=1000"},
+		{"already set", 2445402, "tsc_early_khz=1 quiet", AccelTCG, "tsc_early_khz=1 quiet"},
+		{"kvm has kvmclock", 2445402, "console=ttyS0", AccelKVM, "console=ttyS0"},
+		{"host frequency unknown", 0, "console=ttyS0", AccelTCG, "console=ttyS0"},
+	} {
+		khz := tt.khz
+		hostTSCkHz = func() int { return khz }
+		if got := microVMAppend(tt.cmdline, tt.accel); got != tt.want {
+			t.Errorf("%s: microVMAppend(%q, %s) = %q, want %q", tt.name, tt.cmdline, tt.accel, got, tt.want)
+		}
+	}
+}
