@@ -95,7 +95,7 @@ Exit codes:
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.firmware, "firmware", "", "uefi (OVMF, found in the usual places), bios (SeaBIOS), none (direct kernel boot) or OVMF files CODE[,VARS] (default: uefi; none for the kernel format)")
-	f.StringVar(&o.machine, "machine", "q35", "machine type: q35 or microvm (the kernel format only)")
+	f.StringVar(&o.machine, "machine", "q35", "machine type: q35 or microvm (the kernel format only); arm64 images run on virt")
 	f.StringVar(&o.memory, "memory", "512M", "guest memory, such as 512M or 2G")
 	f.IntVar(&o.cpus, "cpus", 1, "virtual CPUs")
 	f.StringArrayVar(&o.publish, "publish", nil, "forward a host port to a guest port, [ADDR:]HOST:GUEST[/tcp|/udp]; ADDR is 127.0.0.1 unless given (repeatable)")
@@ -220,6 +220,9 @@ func (o *runOptions) run(cmd *cobra.Command, target string) error {
 	}
 	if cfg.Arch, err = runArch(kind, target, cfg.Image); err != nil {
 		return withCode(exitInvalid, err)
+	}
+	if cfg.Arch == "arm64" && !cmd.Flags().Changed("machine") {
+		cfg.Machine = qemu.MachineVirt // --machine's default is the PC's
 	}
 	if cfg.FirmwareKind != qemu.FirmwareUEFI {
 		// SeaBIOS, qboot and -kernel come with QEMU.
