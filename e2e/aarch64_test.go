@@ -92,8 +92,8 @@ func buildExampleArm64(t *testing.T) map[string]string {
 	}
 	t.Logf("built the arm64 example (ISO %d KiB) in %v", res.Size>>10, time.Since(start).Round(time.Millisecond))
 	outs := map[string]string{}
-	for _, o := range res.Outputs {
-		outs[o.Format] = o.Path
+	for _, f := range []string{spec.FormatISO, spec.FormatKernel} {
+		outs[f] = filepath.Join(workDir, "example-arm64", compose.OutputName(s.Name, f))
 	}
 	return outs
 }
