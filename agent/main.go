@@ -13,6 +13,7 @@ import (
 	"github.com/tinyboot/tinyboot/agent/console"
 	"github.com/tinyboot/tinyboot/agent/instance"
 	"github.com/tinyboot/tinyboot/agent/netconf"
+	"github.com/tinyboot/tinyboot/agent/powerkey"
 	"github.com/tinyboot/tinyboot/agent/sntp"
 	"github.com/tinyboot/tinyboot/spec/baked"
 	"golang.org/x/sys/unix"
@@ -100,6 +101,16 @@ func Main() {
 			log.Printf("acpi: %v", err)
 		}
 	}()
+	if !powerkey.HasACPI() {
+		// A device-tree machine (arm64 booted without UEFI): its power
+		// button is an input device, gpio-keys.
+		go func() {
+			defer recoverTo(log, "power key")
+			powerkey.Listen(ctx, "/dev/input", time.Second, log.Printf, func() {
+				send(Event{Reason: "power button", Action: PowerOff})
+			})
+		}()
+	}
 
 	Run(ctx, cfg, Deps{
 		Sys:          &finalSystem{Linux: sys, log: log, remote: remote, watchdog: wd},
