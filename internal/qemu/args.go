@@ -52,7 +52,7 @@ func ParseAccel(s string) (Accel, error) {
 
 // Config describes a machine to boot.
 type Config struct {
-	QEMU string // emulator binary; DefaultBinary when empty
+	QEMU string // emulator binary; DefaultBinary (arm64: qemu-system-aarch64) when empty
 
 	// Arch is the guest's architecture: "" or amd64 for a PC, arm64 for
 	// QEMU's virt machine (see aarch64.go).
@@ -63,8 +63,8 @@ type Config struct {
 	// FirmwareKind is what runs first: FirmwareUEFI when empty, or
 	// FirmwareNone when Kernel is set.
 	FirmwareKind FirmwareKind
-	// Firmware is the OVMF pair FirmwareUEFI boots; found with
-	// FindFirmware("") when zero. Unused by the other kinds.
+	// Firmware is the OVMF pair FirmwareUEFI boots (AAVMF for arm64);
+	// found with FindFirmware("") when zero. Unused by the other kinds.
 	Firmware Firmware
 
 	Image  string // boot image; none when empty (the firmware boots to its shell)
@@ -182,7 +182,7 @@ func BuildArgs(cfg Config, inst Instance) ([]string, error) {
 	args := []string{cfg.QEMU, "-machine", string(cfg.Machine)}
 	switch cfg.Accel {
 	case AccelAuto:
-		args = append(args, "-accel", "kvm", "-accel", "tcg")
+		args = append(args, "-accel", string(hostHardwareAccel()), "-accel", "tcg")
 	case AccelKVM, AccelHVF:
 		args = append(args, "-accel", string(cfg.Accel), "-cpu", "host")
 	default:
@@ -239,8 +239,8 @@ func BuildArgs(cfg Config, inst Instance) ([]string, error) {
 		case MediumRaw:
 			args = append(args, "-drive", drive, "-device", "virtio-blk-pci,drive=boot,bootindex=0")
 		case MediumSCSI:
-			args = append(args, "-device", "virtio-scsi-pci,id=scsi0", "-drive", drive,
-				"-device", "scsi-hd,drive=boot,bus=scsi0.0,bootindex=0")
+			args = append(args, "-device", "virtio-scsi-pci,id=scsi", "-drive", drive,
+				"-device", "scsi-hd,drive=boot,bus=scsi.0,bootindex=0")
 		}
 	}
 	for i, d := range cfg.Disks {
