@@ -37,15 +37,22 @@ func findFirmwareFor(cfg qemu.Config, override string) (qemu.Firmware, error) {
 // runArch is the architecture of what run boots, so that an arm64 image
 // gets the arm64 machine and firmware: read from the ESP of a disk image
 // (image, the ISO or disk run attaches), else from what inspect reads of
-// the UKI or kernel directory given.
-func runArch(kind targetKind, target, image string) (string, error) {
+// the UKI or kernel directory given. What cannot be read is taken as
+// amd64: QEMU then says what is wrong with the image, as it always did.
+func runArch(kind targetKind, target, image string) string {
+	var a string
+	var err error
 	switch kind {
 	case targetUKI, targetKernel:
-		in, err := compose.Inspect(target)
-		if err != nil {
-			return "", err
+		var in *compose.Inspection
+		if in, err = compose.Inspect(target); err == nil {
+			a = in.Arch
 		}
-		return in.Arch, nil
+	default:
+		a, err = compose.ImageArch(image)
 	}
-	return compose.ImageArch(image)
+	if err != nil {
+		return ""
+	}
+	return a
 }

@@ -218,9 +218,7 @@ func (o *runOptions) run(cmd *cobra.Command, target string) error {
 	if keep {
 		fmt.Fprintf(stderr, "tbcompose: the disk this command boots is kept in %s; remove it when done\n", tmp)
 	}
-	if cfg.Arch, err = runArch(kind, target, cfg.Image); err != nil {
-		return withCode(exitInvalid, err)
-	}
+	cfg.Arch = runArch(kind, target, cfg.Image)
 	if cfg.Arch == "arm64" && !cmd.Flags().Changed("machine") {
 		cfg.Machine = qemu.MachineVirt // --machine's default is the PC's
 	}

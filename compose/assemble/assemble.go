@@ -215,8 +215,18 @@ func Assemble(ctx context.Context, p *plan.Plan, opts Options, st *Stages) (*Res
 		}
 		res.Outputs = append(res.Outputs, out...)
 	}
+	// The first output as a whole: a directory format's path is the
+	// directory, its size that of its files.
 	first := res.Outputs[0]
-	res.Output, res.Size, res.SHA256 = first.Path, first.Size, first.SHA256
+	res.Output, res.Size, res.SHA256 = p.Outputs[0].Path, first.Size, first.SHA256
+	if first.Path != p.Outputs[0].Path {
+		res.Size, res.SHA256 = 0, ""
+		for _, w := range res.Outputs {
+			if filepath.Dir(w.Path) == p.Outputs[0].Path {
+				res.Size += w.Size
+			}
+		}
+	}
 	res.Parts = sizeReport(initrd, boot, res.Outputs)
 	return res, nil
 }

@@ -41,9 +41,16 @@ var hostTSCkHz = sync.OnceValue(func() int {
 	return 0
 })
 
-// microVMAppend adds tsc_early_khz= to a microvm's kernel command line
-// under TCG (see above), unless the line sets it already.
+// microVMAppend adds to a microvm's kernel command line what the machine
+// needs, unless the line sets it already: reboot=k, so that a reboot goes
+// through the i8042 the microvm gets (it has no other reset the kernel's
+// default order finds: a guest reboot hung at "reboot: Restarting system"
+// here; Firecracker documents the same word), and under TCG
+// tsc_early_khz= (see above).
 func microVMAppend(cmdline string, accel Accel) string {
+	if !strings.Contains(cmdline, "reboot=") {
+		cmdline = strings.TrimSpace(cmdline + " reboot=k")
+	}
 	if accel != AccelTCG || strings.Contains(cmdline, "tsc_early_khz=") {
 		return cmdline
 	}
