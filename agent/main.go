@@ -101,16 +101,14 @@ func Main() {
 			log.Printf("acpi: %v", err)
 		}
 	}()
-	if !powerkey.HasACPI() {
-		// A device-tree machine (arm64 booted without UEFI): its power
-		// button is an input device, gpio-keys.
-		go func() {
-			defer recoverTo(log, "power key")
-			powerkey.Listen(ctx, "/dev/input", time.Second, log.Printf, func() {
-				send(Event{Reason: "power button", Action: PowerOff})
-			})
-		}()
-	}
+	// A device-tree machine (arm64 booted without UEFI) has its power
+	// button as an input device, gpio-keys, and sends no ACPI event.
+	go func() {
+		defer recoverTo(log, "power key")
+		powerkey.Listen(ctx, "/dev/input", "/sys/class/input", time.Second, log.Printf, func() {
+			send(Event{Reason: "power button", Action: PowerOff})
+		})
+	}()
 
 	Run(ctx, cfg, Deps{
 		Sys:          &finalSystem{Linux: sys, log: log, remote: remote, watchdog: wd},

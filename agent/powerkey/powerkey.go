@@ -1,7 +1,7 @@
 // Package powerkey reads the power key from Linux input devices, for
-// machines without ACPI: an arm64 machine booted with a device tree
-// (QEMU's virt with -kernel, boards) has its power button as gpio-keys,
-// which reports KEY_POWER through an evdev node rather than an ACPI event.
+// machines whose power button is no ACPI device: an arm64 machine booted
+// with a device tree (QEMU's virt with -kernel, boards) has it as
+// gpio-keys, which reports KEY_POWER through an evdev node only.
 package powerkey
 
 import (
@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -36,18 +37,31 @@ func Pressed(b []byte) bool {
 	return false
 }
 
-// HasACPI reports whether the kernel found ACPI tables: then the power
-// button comes as an ACPI event (see agent/acpi), and reading the input
-// devices too would see each press twice.
-func HasACPI() bool {
-	_, err := os.Stat("/sys/firmware/acpi/tables")
-	return err == nil
+// acpiButtonPhys are the phys prefixes of the input devices ACPI's
+// button driver makes: it reports each press as an ACPI event too (see
+// agent/acpi), so reading them here would see every press twice.
+var acpiButtonPhys = []string{"LNXPWRBN", "PNP0C0C"}
+
+// isACPIButton reports whether the event node named base (event0) is an
+// ACPI button, by its phys under sysDir (/sys/class/input).
+func isACPIButton(sysDir, base string) bool {
+	b, err := os.ReadFile(filepath.Join(sysDir, base, "device", "phys"))
+	if err != nil {
+		return false
+	}
+	for _, p := range acpiButtonPhys {
+		if strings.HasPrefix(string(b), p) {
+			return true
+		}
+	}
+	return false
 }
 
 // Listen calls fn for every press of the power key on any input device
-// under dir (/dev/input), until ctx ends. Devices appear as their drivers
+// under dir (/dev/input) but ACPI's buttons (described under sysDir,
+// /sys/class/input), until ctx ends. Devices appear as their drivers
 // load, so dir is looked at again every rescan for new event nodes.
-func Listen(ctx context.Context, dir string, rescan time.Duration, logf func(string, ...any), fn func()) {
+func Listen(ctx context.Context, dir, sysDir string, rescan time.Duration, logf func(string, ...any), fn func()) {
 	open := map[string]bool{}
 	for {
 		nodes, _ := filepath.Glob(filepath.Join(dir, "event*"))
@@ -55,11 +69,16 @@ func Listen(ctx context.Context, dir string, rescan time.Duration, logf func(str
 			if open[n] {
 				continue
 			}
+			if isACPIButton(sysDir, filepath.Base(n)) {
+				open[n] = true
+				continue
+			}
 			f, err := os.Open(n)
 			if err != nil {
 				continue // not there yet, or not readable: look again later
 			}
 			open[n] = true
+			logf("power key: watching %s", n)
 			go watch(ctx, f, logf, fn)
 		}
 		select {

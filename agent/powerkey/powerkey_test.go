@@ -3,8 +3,11 @@ package powerkey
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -55,7 +58,25 @@ func TestListen(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	pressed := make(chan struct{}, 1)
-	go Listen(ctx, dir, 10*time.Millisecond, t.Logf, func() { pressed <- struct{}{} })
+	sys := t.TempDir()
+	// event1 is ACPI's power button: its presses come as ACPI events.
+	if err := os.MkdirAll(filepath.Join(sys, "event1", "device"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(sys, "event1", "device", "phys"), []byte("LNXPWRBN/button/input0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := mkfifo(filepath.Join(dir, "event1")); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	var mu sync.Mutex
+	var lines []string
+	logf := func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		lines = append(lines, fmt.Sprintf(format, args...))
+	}
+	go Listen(ctx, dir, sys, 10*time.Millisecond, logf, func() { pressed <- struct{}{} })
 	node := filepath.Join(dir, "event0")
 	// A FIFO stands in for the evdev node: reads block until written.
 	if err := mkfifo(node); err != nil {
@@ -73,5 +94,10 @@ func TestListen(t *testing.T) {
 	case <-pressed:
 	case <-time.After(10 * time.Second):
 		t.Fatal("no press reported")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got := strings.Join(lines, "\n"); !strings.Contains(got, "watching "+node) || strings.Contains(got, "event1") {
+		t.Errorf("log %q: want event0 watched and the ACPI button left alone", got)
 	}
 }
