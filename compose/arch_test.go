@@ -72,8 +72,8 @@ func TestBaseModulesPerArch(t *testing.T) {
 		want, not []string
 	}{
 		{"amd64", []string{"ahci", "ata_piix", "e1000", "i6300esb", "iTCO_wdt", "virtio_net", "btrfs", "sr_mod", "button"},
-			[]string{"rtc_pl031", "sbsa_gwdt", "gpio_keys"}},
-		{"arm64", []string{"virtio_mmio", "rtc_pl031", "gpio_keys", "gpio_pl061", "sbsa_gwdt", "virtio_net", "btrfs", "sr_mod", "virtio_scsi", "button"},
+			[]string{"rtc_pl031", "sbsa_gwdt", "gpio_keys", "evdev"}},
+		{"arm64", []string{"virtio_mmio", "rtc_pl031", "gpio_keys", "gpio_pl061", "evdev", "sbsa_gwdt", "virtio_net", "btrfs", "sr_mod", "virtio_scsi", "button"},
 			[]string{"ata_piix", "iTCO_wdt", "e1000"}},
 	}
 	for _, tt := range tests {

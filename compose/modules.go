@@ -37,6 +37,7 @@ func BaseModulesArch(r *spec.Resolved, a arch.Arch) []string {
 	s := r.Spec()
 	m := archModules[a.Name]
 	mods := append([]string{"virtio_pci", "isofs"}, m.base...)
+	mods = append(mods, m.always...)
 	mods = append(mods,
 		"sr_mod", "virtio_scsi",
 		"virtio_blk", "sd_mod", "nvme",
@@ -73,6 +74,9 @@ func FormatModules(formats []string) []string {
 // archModuleSet is what one architecture adds to the base modules.
 type archModuleSet struct {
 	base, nics, watchdogs []string
+	// always are loaded at boot whatever the hardware: handlers no device
+	// asks for by an alias.
+	always []string
 }
 
 // archModules are the base modules that differ per architecture, found by
@@ -95,6 +99,9 @@ var archModules = map[string]archModuleSet{
 		base:      []string{"virtio_mmio", "ahci", "rtc_pl031", "gpio_keys", "gpio_pl061"},
 		nics:      []string{"e1000e"},
 		watchdogs: []string{"sbsa_gwdt", "i6300esb"},
+		// evdev: gpio-keys reports the power key through an event node,
+		// which only evdev makes (the agent reads it; see agent/powerkey).
+		always: []string{"evdev"},
 	},
 }
 
@@ -142,7 +149,7 @@ func resolveModules(r *spec.Resolved, a arch.Arch, formats []string, k *kernel.K
 	if err != nil {
 		return nil, &modulesError{version: k.Version, err: err}
 	}
-	out := coldplugTable(idx, mods, extra)
+	out := coldplugTable(idx, mods, append(slices.Clone(extra), archAlways(idx, a)...))
 	if data, err := json.Marshal(out); err == nil && len(out) > 0 {
 		_ = store.Put(modresKind, entry, data) // only speed is lost if this fails
 	}
@@ -322,4 +329,16 @@ func isModuleFile(p string) bool {
 		}
 	}
 	return false
+}
+
+// archAlways are the modules of a that load whatever the hardware, those
+// this kernel has as modules.
+func archAlways(idx *kmod.Index, a arch.Arch) []string {
+	var out []string
+	for _, m := range archModules[a.Name].always {
+		if _, ok := idx.Module(m); ok {
+			out = append(out, m)
+		}
+	}
+	return out
 }
