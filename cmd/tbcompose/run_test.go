@@ -223,7 +223,7 @@ func TestRunUsageErrors(t *testing.T) {
 		{"bad publish", []string{iso, "--publish", "80"}, "HOST:GUEST"},
 		{"publish protocol first", []string{iso, "--publish", "udp:1053:1053"}, "the protocol goes last: 1053:1053/udp"},
 		{"bad accel", []string{iso, "--accel", "xen"}, "accelerator"},
-		{"bad machine", []string{iso, "--machine", "pc"}, "want q35 or microvm"},
+		{"bad machine", []string{iso, "--machine", "pc"}, "want q35, microvm or virt"},
 		{"bad memory", []string{iso, "--memory", "lots"}, "memory"},
 		{"bad cpus", []string{iso, "--cpus", "0"}, "cpus"},
 		{"missing disk", []string{iso, "--disk", p("nope.img")}, "nope.img"},
