@@ -41,15 +41,19 @@ var hostTSCkHz = sync.OnceValue(func() int {
 	return 0
 })
 
-// microVMAppend adds tsc_early_khz= to a microvm's kernel command line
-// under TCG (see above), unless the line sets it already.
+// microVMAppend adds what a microvm's kernel command line needs unless
+// the line sets it already: reboot=t, because the kernel's default reboot
+// (ACPI reset, then the keyboard controller, then the BIOS) sometimes
+// ended in "reboot: Restarting system" and a machine that never reset
+// here, while a triple fault always resets a microvm (it is how
+// Firecracker-style guests reboot); and under TCG tsc_early_khz= (see
+// above).
 func microVMAppend(cmdline string, accel Accel) string {
-	if accel != AccelTCG || strings.Contains(cmdline, "tsc_early_khz=") {
-		return cmdline
+	if !strings.Contains(cmdline, "reboot=") {
+		cmdline += " reboot=t"
 	}
-	khz := hostTSCkHz()
-	if khz == 0 {
-		return cmdline
+	if khz := hostTSCkHz(); accel == AccelTCG && khz != 0 && !strings.Contains(cmdline, "tsc_early_khz=") {
+		cmdline += " tsc_early_khz=" + strconv.Itoa(khz)
 	}
-	return strings.TrimSpace(cmdline + " tsc_early_khz=" + strconv.Itoa(khz))
+	return strings.TrimSpace(cmdline)
 }
