@@ -142,17 +142,20 @@ var (
 // boot starts image under TCG with disk attached, waits for a console
 // line matching appLine, and quits the machine.
 func boot(ctx context.Context, image, disk string, appLine *regexp.Regexp, timeout time.Duration) (*bootRun, error) {
+	return bootWith(ctx, qemu.Config{Image: image, Disks: []string{disk}}, appLine, timeout)
+}
+
+// bootWith boots cfg (under TCG, 512 MiB, no reboot) as boot does.
+func bootWith(ctx context.Context, cfg qemu.Config, appLine *regexp.Regexp, timeout time.Duration) (*bootRun, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	st := &stamper{start: time.Now()}
-	vm, err := qemu.Start(ctx, qemu.Config{
-		Image:    image,
-		Disks:    []string{disk},
-		Accel:    qemu.AccelTCG,
-		Memory:   "512M",
-		NoReboot: true,
-		Console:  st,
-	})
+	image := cfg.Image
+	if image == "" {
+		image = cfg.Kernel
+	}
+	cfg.Accel, cfg.Memory, cfg.NoReboot, cfg.Console = qemu.AccelTCG, "512M", true, st
+	vm, err := qemu.Start(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("start QEMU: %w", err)
 	}

@@ -29,6 +29,10 @@ type results struct {
 	MemoryNote      string
 	SHA256s         []string
 	Failed          []string // parts that failed, with the error
+	// Firmware are the boots of the firmware and machine comparison;
+	// FormatISO and FormatUKI the sizes of that build's ISO and UKI.
+	Firmware             []firmwareRun
+	FormatISO, FormatUKI int64
 }
 
 // memoryRun is one large-payload build.
@@ -49,7 +53,7 @@ const (
 )
 
 // stages are tbcompose's stages in pipeline order.
-var stages = []string{"kernel", "modules", "app", "agent", "initramfs", "uki", "esp", "iso"}
+var stages = []string{"kernel", "modules", "app", "agent", "initramfs", "uki", "esp", "write iso"}
 
 func walls(runs []*composeRun) samples {
 	var s samples
@@ -110,6 +114,7 @@ func (r *results) write(w io.Writer) error {
 	r.writeSize(p)
 	r.writeCold(p)
 	r.writeBoot(p)
+	r.writeFirmware(p)
 	r.writeMemory(p)
 	for _, f := range r.Failed {
 		p("**Failed:** %s", firstLine(f))
@@ -173,7 +178,7 @@ func (r *results) writeWarm(p printer) {
 	p("")
 	p("| pipeline step | zstd -3 | zstd -19 |")
 	p("|---|---|---|")
-	for _, s := range []string{"initramfs", "uki", "esp", "iso"} {
+	for _, s := range []string{"initramfs", "uki", "esp", "write iso"} {
 		p("| %s | %s | %s |", s, pipeStep(r.Pipeline[3], s).spread(), pipeStep(r.Pipeline[19], s).spread())
 	}
 	p("| **script wall** | **%s** | **%s** |", pipeWalls(r.Pipeline[3]).spread(), pipeWalls(r.Pipeline[19]).spread())
@@ -284,10 +289,10 @@ func (r *results) writeMemory(p printer) {
 			rss = append(rss, w.MaxRSS)
 		}
 		slices.Sort(rss)
-		p("| none (warm builds, median) | %s | %s | %s |", mib(rss[len(rss)/2]), ms(walls(r.Warm).median()), ms(stageOf(r.Warm, "iso").median()))
+		p("| none (warm builds, median) | %s | %s | %s |", mib(rss[len(rss)/2]), ms(walls(r.Warm).median()), ms(stageOf(r.Warm, "write iso").median()))
 	}
 	for _, m := range r.Memory {
-		p("| %s %s file | %s | %s | %s |", gib(m.Size), kind(m.Dense), mib(m.Run.MaxRSS), ms(m.Run.Wall), ms(m.Run.stage("iso")))
+		p("| %s %s file | %s | %s | %s |", gib(m.Size), kind(m.Dense), mib(m.Run.MaxRSS), ms(m.Run.Wall), ms(m.Run.stage("write iso")))
 	}
 	if r.MemoryNote != "" {
 		p("")

@@ -3,7 +3,10 @@ package compose
 import (
 	"context"
 	"fmt"
+	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/tinyboot/tinyboot/compose/debarchive"
@@ -96,14 +99,15 @@ func NewArchiveClient(s *spec.Spec, opts Options) (*debarchive.Client, error) {
 // chose the stub, and the package when we did.
 func stubInput(ctx context.Context, r *spec.Resolved, opts Options, pin *kernel.Package, store *cache.Cache, arc *archives) (plan.Input, *kernel.Package, error) {
 	s := r.Spec()
+	a := r.Arch()
 	if s.Kernel.Stub != "" {
 		return plan.Input{
 			Path:   s.Resolve(s.Kernel.Stub),
 			Origin: "kernel.stub " + s.Kernel.Stub,
-			Fix:    "point kernel.stub at a systemd UEFI stub (linuxx64.efi.stub from " + kernel.StubPackage + ")",
+			Fix:    "point kernel.stub at a systemd UEFI stub (" + path.Base(a.StubFile) + " from " + kernel.StubPackage + ":" + a.Name + ")",
 		}, nil, nil
 	}
-	res := &kernel.Resolver{CacheDir: opts.CacheDir, Cache: store, Log: opts.Log}
+	res := &kernel.Resolver{CacheDir: opts.CacheDir, Cache: store, Log: opts.Log, Arch: a.Name}
 	if pin == nil || !res.IsStubCached(*pin) {
 		a, err := arc.get()
 		if err != nil {
@@ -120,4 +124,50 @@ func stubInput(ctx context.Context, r *spec.Resolved, opts Options, pin *kernel.
 		Origin: fmt.Sprintf("UEFI stub from %s %s (the default; kernel.stub is not set)", pkg.Name, pkg.Version),
 		Fix:    "run tbcompose build --update, or set kernel.stub",
 	}, &pkg, nil
+}
+
+// biosFormats are the formats whose image boots on PC BIOS too.
+var biosFormats = []string{spec.FormatISO, spec.FormatRaw, spec.FormatGCE, spec.FormatContainerDisk}
+
+// biosInput is ISOLINUX for the formats that boot on PC BIOS:
+// kernel.isolinux's directory, nothing for kernel.isolinux none, else the
+// archive's isolinux and syslinux-common, pinned by the lock (and then,
+// once cached, found without the archive). Formats with no BIOS boot
+// (uki, kernel) need none.
+func biosInput(ctx context.Context, r *spec.Resolved, formats []string, opts Options, pins []kernel.Package, store *cache.Cache, arc *archives) (*kernel.BIOSLoader, error) {
+	s := r.Spec()
+	if !slices.ContainsFunc(formats, func(f string) bool { return slices.Contains(biosFormats, f) }) {
+		return nil, nil
+	}
+	if r.Arch().Name != "amd64" {
+		// PC BIOS exists on x86 only; other images boot under UEFI.
+		return nil, nil
+	}
+	switch dir := s.Kernel.Isolinux; dir {
+	case spec.IsolinuxNone:
+		return nil, nil
+	case "":
+	default:
+		d := s.Resolve(dir)
+		l := &kernel.BIOSLoader{
+			IsolinuxBin: filepath.Join(d, "isolinux.bin"),
+			LdlinuxC32:  filepath.Join(d, "ldlinux.c32"),
+			MBR:         filepath.Join(d, "isohdpfx.bin"),
+		}
+		for _, f := range []string{l.IsolinuxBin, l.LdlinuxC32, l.MBR} {
+			if _, err := os.Stat(f); err != nil {
+				return nil, fmt.Errorf("kernel.isolinux %s: %w; the directory must hold %s (from Debian's isolinux and syslinux-common), or set kernel.isolinux: none", dir, err, strings.Join(spec.IsolinuxFiles, ", "))
+			}
+		}
+		return l, nil
+	}
+	res := &kernel.Resolver{CacheDir: opts.CacheDir, Cache: store, Log: opts.Log}
+	if len(pins) == 0 || !res.IsBIOSLoaderCached(pins) {
+		a, err := arc.get()
+		if err != nil {
+			return nil, fmt.Errorf("BIOS loader: %w (or set kernel.isolinux: none for an image that boots under UEFI only)", err)
+		}
+		res.Archive = a
+	}
+	return res.BIOSLoader(ctx, pins)
 }

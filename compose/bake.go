@@ -76,6 +76,7 @@ func Bake(r *spec.Resolved, kernelVersion string, modules []baked.Module) *baked
 		Version:       baked.Version,
 		Name:          s.Name,
 		Hostname:      s.Hostname,
+		Arch:          r.Arch().Name,
 		KernelVersion: kernelVersion,
 		Modules:       modules,
 		App: baked.App{

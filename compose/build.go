@@ -16,8 +16,14 @@ import (
 
 // Options tune a build; the zero value builds the spec as written.
 type Options struct {
-	// Output overrides the spec's output path.
+	// Output overrides the spec's output path: the file of the one format
+	// written, or the directory of several.
 	Output string
+	// Formats override the spec's formats key (build --format).
+	Formats []string
+	// DiskSize is the raw format's disk size in bytes (build
+	// --disk-size); 0 rounds the image up to a whole MiB.
+	DiskSize int64
 	// Compression of the initramfs; default zstd.
 	Compression initramfs.Compression
 	// AgentPath is a prebuilt agent; empty builds one from source.
@@ -46,6 +52,10 @@ type Options struct {
 	HTTPClient *http.Client
 	// Log gets one line per stage.
 	Log *slog.Logger
+
+	// archSuffix, set when a spec builds several architectures, goes
+	// into every output name of the image being built (ArchOutput).
+	archSuffix string
 }
 
 // DefaultEpoch is the time stamped into images when SOURCE_DATE_EPOCH is

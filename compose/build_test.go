@@ -63,8 +63,8 @@ func TestBuildExample(t *testing.T) {
 	if in.VolumeID != "HELLO" {
 		t.Errorf("volume id %q, want HELLO", in.VolumeID)
 	}
-	if in.BootEntries != 1 || in.Partitions < 1 {
-		t.Errorf("boot entries %d, GPT partitions %d; want 1 EFI entry and an ESP partition", in.BootEntries, in.Partitions)
+	if in.BootEntries != 2 || !in.BIOS || in.Partitions < 1 {
+		t.Errorf("boot entries %d (BIOS %v), GPT partitions %d; want a BIOS and an EFI entry and an ESP partition", in.BootEntries, in.BIOS, in.Partitions)
 	}
 	if !strings.Contains(in.Cmdline, "console=ttyS0") {
 		t.Errorf("cmdline %q lacks the spec's console=ttyS0", in.Cmdline)

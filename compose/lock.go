@@ -27,7 +27,10 @@ const LockVersion = 1
 type Lock struct {
 	Version int `json:"version"`
 	// Kernel is the spec's kernel.package the entries were resolved from.
-	Kernel   string           `json:"kernel"`
+	Kernel string `json:"kernel"`
+	// Packages are the kernel packages of every architecture the spec
+	// builds for, each entry naming its own (an entry without one is
+	// amd64's, as locks written before arm64 images are).
 	Packages []kernel.Package `json:"packages"`
 	// Zoneinfo is the sha256 of the zone database (the Go toolchain's
 	// lib/time/zoneinfo.zip) shipped for the spec's timezone.
@@ -35,6 +38,13 @@ type Lock struct {
 	// Stub is the systemd-boot-efi package the default UEFI stub came
 	// from; absent when the spec sets kernel.stub.
 	Stub *kernel.Package `json:"stub,omitempty"`
+	// BIOSLoader are the isolinux and syslinux-common packages the ISO's
+	// BIOS loader came from; absent when the image has none or the spec
+	// sets kernel.isolinux.
+	BIOSLoader []kernel.Package `json:"bios_loader,omitempty"`
+	// Stubs are the stub packages of a spec building for several
+	// architectures, one each, in the spec's order; Stub is then unset.
+	Stubs []kernel.Package `json:"stubs,omitempty"`
 }
 
 // LockPath is the lock file of the spec at specPath.
@@ -64,6 +74,8 @@ func ReadLock(path string) (*Lock, error) {
 	if l.Stub != nil {
 		pkgs = append(slices.Clip(pkgs), *l.Stub)
 	}
+	pkgs = append(slices.Clip(pkgs), l.BIOSLoader...)
+	pkgs = append(slices.Clip(pkgs), l.Stubs...)
 	for _, p := range pkgs {
 		if p.Name == "" || p.Version == "" || len(p.SHA256) != 64 {
 			return nil, fmt.Errorf("%s: package entry %+v lacks a name, version or sha256 (run tbcompose build --update)", path, p)
@@ -78,7 +90,7 @@ func (l *Lock) Equal(o *Lock) bool {
 		return l == o
 	}
 	sameStub := (l.Stub == nil) == (o.Stub == nil) && (l.Stub == nil || *l.Stub == *o.Stub)
-	return l.Version == o.Version && l.Kernel == o.Kernel && slices.Equal(l.Packages, o.Packages) && l.Zoneinfo == o.Zoneinfo && sameStub
+	return l.Version == o.Version && l.Kernel == o.Kernel && slices.Equal(l.Packages, o.Packages) && l.Zoneinfo == o.Zoneinfo && sameStub && slices.Equal(l.Stubs, o.Stubs) && slices.Equal(l.BIOSLoader, o.BIOSLoader)
 }
 
 // WriteLock writes l atomically.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/tinyboot/tinyboot/compose/kernel"
+	"github.com/tinyboot/tinyboot/internal/arch"
 	"github.com/tinyboot/tinyboot/spec"
 )
 
@@ -53,17 +54,30 @@ func lockPins(r *spec.Resolved, o LockOptions) ([]kernel.Package, *Lock, error) 
 		}
 		return nil, nil, nil
 	}
-	return lock.Packages, lock, nil
+	a := r.Arch().Name
+	pins := pinsFor(lock.Packages, a)
+	if len(pins) == 0 && o.Mode == LockFrozen {
+		return nil, nil, fmt.Errorf("--locked: %s pins no %s packages; run tbcompose build --update and commit the lock", o.Path, a)
+	}
+	return pins, lock, nil
 }
 
 // writeLock records what kernel.package resolved to, unless the policy
 // forbids it or nothing changed; it returns the path written, or "".
-func writeLock(r *spec.Resolved, o LockOptions, read *Lock, resolved []kernel.Package, stub *kernel.Package, zoneinfo string) (string, error) {
+// stubs are the stub packages of each architecture built, in order.
+func writeLock(r *spec.Resolved, o LockOptions, read *Lock, resolved []kernel.Package, stubs []kernel.Package, bios []kernel.Package, zoneinfo string) (string, error) {
 	pkg := r.Spec().Kernel.Package
 	if o.Path == "" || pkg == "" || o.Mode == LockFrozen {
 		return "", nil
 	}
-	fresh := &Lock{Version: LockVersion, Kernel: pkg, Packages: resolved, Stub: stub, Zoneinfo: zoneinfo}
+	fresh := &Lock{Version: LockVersion, Kernel: pkg, Packages: resolved, BIOSLoader: bios, Zoneinfo: zoneinfo}
+	switch len(stubs) {
+	case 0:
+	case 1:
+		fresh.Stub = &stubs[0]
+	default:
+		fresh.Stubs = stubs
+	}
 	if fresh.Equal(read) {
 		return "", nil
 	}
@@ -73,10 +87,45 @@ func writeLock(r *spec.Resolved, o LockOptions, read *Lock, resolved []kernel.Pa
 	return o.Path, nil
 }
 
-// stubPin is the UEFI stub package the lock read pins, if any.
-func stubPin(read *Lock) *kernel.Package {
+// stubPin is the UEFI stub package of architecture a the lock read pins,
+// if any.
+func stubPin(read *Lock, a string) *kernel.Package {
 	if read == nil {
 		return nil
 	}
-	return read.Stub
+	for _, p := range append(pinsFor(read.Stubs, a), pinsFor(optional(read.Stub), a)...) {
+		return &p
+	}
+	return nil
+}
+
+// pinsFor are the entries of pkgs for architecture a; an entry that names
+// none is the default architecture's (locks written before arm64).
+func pinsFor(pkgs []kernel.Package, a string) []kernel.Package {
+	var out []kernel.Package
+	for _, p := range pkgs {
+		pa := p.Architecture
+		if pa == "" {
+			pa = arch.Default
+		}
+		if pa == a {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func optional(p *kernel.Package) []kernel.Package {
+	if p == nil {
+		return nil
+	}
+	return []kernel.Package{*p}
+}
+
+// biosPins are the BIOS loader packages the lock read pins, if any.
+func biosPins(read *Lock) []kernel.Package {
+	if read == nil {
+		return nil
+	}
+	return read.BIOSLoader
 }

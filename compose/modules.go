@@ -9,47 +9,93 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/tinyboot/tinyboot/compose/kernel"
 	"github.com/tinyboot/tinyboot/compose/kmod"
 	"github.com/tinyboot/tinyboot/compose/plan"
+	"github.com/tinyboot/tinyboot/internal/arch"
 	"github.com/tinyboot/tinyboot/internal/cache"
 	"github.com/tinyboot/tinyboot/spec"
 )
 
-// BaseModules are the modules the spec's features need, before the spec's
-// own modules: the boot medium (CD over AHCI, IDE or virtio-scsi; a USB
-// stick; a raw virtio or NVMe disk), isofs for /iso, the virtio PCI
-// and MMIO transports that no virtio driver lists as a dependency, the persistent
-// volume's filesystem, the NIC drivers QEMU and common clouds use when DHCP
-// is on or interfaces are configured, the ACPI power button the agent
-// turns into a clean shutdown, and the watchdogs of QEMU (i6300esb) and
-// Intel chipsets (iTCO_wdt) unless the watchdog is off.
-func BaseModules(r *spec.Resolved) []string {
+// BaseModules are the base modules of r's (first) architecture; see
+// BaseModulesArch.
+func BaseModules(r *spec.Resolved) []string { return BaseModulesArch(r, r.Arch()) }
+
+// BaseModulesArch are the modules the spec's features need on
+// architecture a, before the spec's own modules: the boot medium, isofs
+// for /iso, the virtio transports that no virtio driver lists as a
+// dependency, the persistent volume's filesystem, the NIC drivers QEMU and
+// common clouds use when DHCP is on or interfaces are configured, the
+// power button the agent turns into a clean shutdown, the real-time clock
+// where it is a module, and the machine's watchdogs unless the watchdog is
+// off. What differs per architecture is in archModules.
+func BaseModulesArch(r *spec.Resolved, a arch.Arch) []string {
 	s := r.Spec()
-	mods := []string{
-		"virtio_pci", "isofs",
-		"virtio_mmio", // microVMs (QEMU -M microvm, Firecracker): virtio without PCI
-		"ahci", "ata_piix", "sr_mod", "virtio_scsi",
+	m := archModules[a.Name]
+	mods := append([]string{"virtio_pci", "isofs"}, m.base...)
+	mods = append(mods,
+		"sr_mod", "virtio_scsi",
 		"virtio_blk", "sd_mod", "nvme",
 		"xhci_pci", "usb_storage", "uas",
 		"button",
 		"virtio_console",                 // the guest agent's virtio-serial port
 		"qemu_fw_cfg",                    // per-instance env in the fw_cfg entry opt/tinyboot/env
 		"vfat", "nls_cp437", "nls_ascii", // NoCloud drives made as vfat (codepage, iocharset)
-	}
+	)
 	if s.Persistent != nil {
 		mods = append(mods, s.Persistent.FS)
 	}
 	if r.DHCP() || len(s.Network.Interfaces) > 0 {
-		mods = append(mods, "virtio_net", "e1000", "e1000e")
+		mods = append(mods, "virtio_net")
+		mods = append(mods, m.nics...)
 	}
 	if w := s.Watchdog; w == nil || w.Enabled == nil || *w.Enabled {
-		mods = append(mods, "i6300esb", "iTCO_wdt")
+		mods = append(mods, m.watchdogs...)
 	}
 	return mods
+}
+
+// FormatModules are the modules an output format's machines need on top
+// of the base set: Google Compute Engine's virtio-scsi disk controller
+// and its gVNIC or virtio NIC for gce images.
+func FormatModules(formats []string) []string {
+	var mods []string
+	if slices.Contains(formats, spec.FormatGCE) {
+		mods = append(mods, "virtio_scsi", "gve", "virtio_net")
+	}
+	return mods
+}
+
+// archModuleSet is what one architecture adds to the base modules.
+type archModuleSet struct {
+	base, nics, watchdogs []string
+}
+
+// archModules are the base modules that differ per architecture, found by
+// booting Debian's kernel of each under QEMU and reading what its devices
+// bind to (see e2e's coldplug and arm64 tests).
+var archModules = map[string]archModuleSet{
+	// A PC: virtio over MMIO for microVMs (QEMU -M microvm, Firecracker),
+	// the CD over AHCI (q35) or IDE (i440fx), Intel NICs, and the
+	// watchdogs of QEMU (i6300esb) and Intel chipsets (iTCO_wdt).
+	"amd64": {
+		base:      []string{"virtio_mmio", "ahci", "ata_piix"},
+		nics:      []string{"e1000", "e1000e"},
+		watchdogs: []string{"i6300esb", "iTCO_wdt"},
+	},
+	// QEMU's virt machine and arm64 servers: virtio over MMIO as well as
+	// PCI, the PL031 RTC, the power key through the ACPI generic event
+	// device (button) or, with a device tree, gpio-keys on the PL061, and
+	// the SBSA generic watchdog of servers (QEMU's i6300esb on PCI too).
+	"arm64": {
+		base:      []string{"virtio_mmio", "ahci", "rtc_pl031", "gpio_keys", "gpio_pl061"},
+		nics:      []string{"e1000e"},
+		watchdogs: []string{"sbsa_gwdt", "i6300esb"},
+	},
 }
 
 // resolveModules turns the base set and the spec's modules into a load
@@ -62,12 +108,12 @@ const (
 	modindexKind = "modindex"
 )
 
-func resolveModules(r *spec.Resolved, k *kernel.Kernel, store *cache.Cache, log *slog.Logger) ([]plan.Module, error) {
+func resolveModules(r *spec.Resolved, a arch.Arch, formats []string, k *kernel.Kernel, store *cache.Cache, log *slog.Logger) ([]plan.Module, error) {
 	tree, err := newModuleTree(k)
 	if err != nil {
 		return nil, fmt.Errorf("modules: reading the module tree %s of kernel %s: %w", k.ModulesDir, k.Version, err)
 	}
-	base := BaseModules(r)
+	base := append(BaseModulesArch(r, a), FormatModules(formats)...)
 	extra := r.Spec().Modules
 	// "coldplug": the entries carry the agent's alias table since then.
 	entry := cache.Key(modresKind, "coldplug", tree.key, strings.Join(base, ","), strings.Join(extra, ",")) + ".json"

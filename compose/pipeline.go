@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 
-	"github.com/tinyboot/tinyboot/compose/assemble"
 	"github.com/tinyboot/tinyboot/internal/cache"
 	"github.com/tinyboot/tinyboot/spec"
 )
@@ -13,35 +12,23 @@ import (
 // flow: Resolve turns the spec (and the lock's pins) into a plan.Plan,
 // finding the kernel and the modules on the way, and assemble.Assemble
 // builds every output from that plan alone; nothing after Resolve reads
-// the spec.
+// the spec. A spec of several architectures makes one image of each (see
+// buildArches).
 func Build(ctx context.Context, s *spec.Resolved, opts Options) (*Result, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
-	}
-	pins, read, err := lockPins(s, opts.Lock)
-	if err != nil {
-		return nil, err
-	}
-	if opts.ZoneinfoSHA256 == "" && read != nil {
-		opts.ZoneinfoSHA256 = read.Zoneinfo
 	}
 	store := cache.Open(opts.CacheDir)
 	if err := store.Acquire(); err != nil {
 		return nil, err
 	}
 	defer store.Release()
-	st := assemble.NewStages(ctx, opts.Log)
-	p, err := resolve(ctx, s, opts, pins, stubPin(read), store, st)
+	res, read, err := buildArches(ctx, s, opts, store)
 	if err != nil {
 		return nil, err
 	}
-	res, err := assemble.Assemble(ctx, p, assemble.Options{Cache: store, Log: opts.Log}, st)
-	if err != nil {
-		return nil, err
-	}
-	res.Timings = st.Timings
-	if res.LockWritten, err = writeLock(s, opts.Lock, read, res.Packages, res.Stub, res.ZoneinfoSHA256); err != nil {
+	if res.LockWritten, err = writeLock(s, opts.Lock, read, lockedPackages(res, read), lockedStubs(res, read), lockedBIOS(res, read), res.ZoneinfoSHA256); err != nil {
 		return nil, err
 	}
 	// Pruning keeps everything this build used, so the next build of the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/tinyboot/tinyboot/compose/assemble"
@@ -22,7 +23,8 @@ var caBundles = []string{
 }
 
 // Plan resolves r into the plan of its image without building anything
-// but the kernel tree and the module list: what `Build` would assemble.
+// but the kernel tree and the module list: what `Build` would assemble
+// (for a spec of several architectures, the first's image).
 func Plan(ctx context.Context, r *spec.Resolved, opts Options) (*plan.Plan, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
@@ -35,28 +37,39 @@ func Plan(ctx context.Context, r *spec.Resolved, opts Options) (*plan.Plan, erro
 	if opts.ZoneinfoSHA256 == "" && read != nil {
 		opts.ZoneinfoSHA256 = read.Zoneinfo
 	}
-	return resolve(ctx, r, opts, pins, stubPin(read), cache.Open(opts.CacheDir), assemble.NewStages(ctx, opts.Log))
+	return resolve(ctx, r, opts, lockedPins{kernel: pins, stub: stubPin(read, r.Arch().Name), bios: biosPins(read)}, cache.Open(opts.CacheDir), assemble.NewStages(ctx, opts.Log))
+}
+
+// lockedPins are the packages the lock pins, per part of the image.
+type lockedPins struct {
+	kernel []kernel.Package
+	stub   *kernel.Package
+	bios   []kernel.Package
 }
 
 // resolve is the resolving step: the kernel and its modules are found (the
 // "kernel" and "modules" stages), every host path is made absolute and
 // every input named by the spec field it came from.
-func resolve(ctx context.Context, r *spec.Resolved, opts Options, pins []kernel.Package, stubPin *kernel.Package, store *cache.Cache, st *assemble.Stages) (*plan.Plan, error) {
+func resolve(ctx context.Context, r *spec.Resolved, opts Options, pins lockedPins, store *cache.Cache, st *assemble.Stages) (*plan.Plan, error) {
 	s := r.Spec()
+	a := r.Arch()
 	arc := &archives{s: s, opts: opts}
-	out := opts.Output
-	if out == "" {
-		out = r.Output()
-	}
-	out, err := absPath("output", out)
+	formats, err := Formats(r, opts.Formats)
 	if err != nil {
 		return nil, err
+	}
+	outputs, err := OutputPaths(r, formats, opts.Output, opts.archSuffix)
+	if err != nil {
+		return nil, err
+	}
+	if opts.DiskSize != 0 && !slices.Contains(formats, plan.FormatRaw) {
+		return nil, fmt.Errorf("--disk-size sizes the raw format, which this build does not write (formats: %s)", strings.Join(formats, ", "))
 	}
 
 	var k *kernel.Kernel
 	if err := st.Run("kernel", func() (bool, error) {
 		var err error
-		k, err = resolveKernel(ctx, r, opts, pins, store, arc)
+		k, err = resolveKernel(ctx, r, opts, pins.kernel, store, arc)
 		return false, err
 	}); err != nil {
 		return nil, err
@@ -64,7 +77,7 @@ func resolve(ctx context.Context, r *spec.Resolved, opts Options, pins []kernel.
 	var mods []plan.Module
 	if err := st.Run("modules", func() (bool, error) {
 		var err error
-		mods, err = resolveModules(r, k, store, opts.Log)
+		mods, err = resolveModules(r, a, formats, k, store, opts.Log)
 		return false, err
 	}); err != nil {
 		return nil, err
@@ -74,13 +87,18 @@ func resolve(ctx context.Context, r *spec.Resolved, opts Options, pins []kernel.
 	if err != nil {
 		return nil, err
 	}
-	stub, stubPkg, err := stubInput(ctx, r, opts, stubPin, store, arc)
+	stub, stubPkg, err := stubInput(ctx, r, opts, pins.stub, store, arc)
+	if err != nil {
+		return nil, err
+	}
+	bios, err := biosInput(ctx, r, formats, opts, pins.bios, store, arc)
 	if err != nil {
 		return nil, err
 	}
 	bakedMods := bakedModules(mods)
 	p := &plan.Plan{
 		Name:        s.Name,
+		Arch:        a,
 		Epoch:       opts.Epoch,
 		Compression: opts.Compression,
 		Kernel:      k,
@@ -91,10 +109,12 @@ func resolve(ctx context.Context, r *spec.Resolved, opts Options, pins []kernel.
 		StubPackage: stubPkg,
 		CACerts:     ca,
 		Config:      Bake(r, k.Version, bakedMods),
-		Cmdline:     Cmdline(s.Kernel.Cmdline),
+		Cmdline:     CmdlineArch(a, s.Kernel.Cmdline),
 		OSRelease:   fmt.Sprintf("NAME=tinyboot\nID=tinyboot\nPRETTY_NAME=\"tinyboot %s\"\nIMAGE_ID=%s\nVERSION_ID=%s\n", s.Name, s.Name, k.Version),
 		VolumeID:    VolumeID(s.Name),
-		Outputs:     []plan.Output{{Format: plan.FormatISO, Path: out}},
+		Outputs:     outputs,
+		BIOS:        bios,
+		DiskSize:    opts.DiskSize,
 	}
 	if s.App.Go != "" {
 		p.App.GoPackage, p.App.Dir = s.App.Go, s.Dir
@@ -128,7 +148,7 @@ func resolve(ctx context.Context, r *spec.Resolved, opts Options, pins []kernel.
 
 func resolveKernel(ctx context.Context, r *spec.Resolved, opts Options, pins []kernel.Package, store *cache.Cache, arc *archives) (*kernel.Kernel, error) {
 	s := r.Spec()
-	res := &kernel.Resolver{CacheDir: opts.CacheDir, Cache: store, Log: opts.Log}
+	res := &kernel.Resolver{CacheDir: opts.CacheDir, Cache: store, Log: opts.Log, Arch: r.Arch().Name}
 	switch {
 	case s.Kernel.Package != "":
 		// A locked kernel already unpacked needs no archive (nor sources).
@@ -139,7 +159,7 @@ func resolveKernel(ctx context.Context, r *spec.Resolved, opts Options, pins []k
 			}
 			res.Archive = a
 		}
-		return res.Package(ctx, s.Kernel.Package, pins)
+		return res.Package(ctx, r.Arch().KernelPackageFor(s.Kernel.Package), pins)
 	case len(s.Kernel.Deb) > 0:
 		var srcs []kernel.DebSource
 		for _, d := range s.Kernel.Deb {

@@ -3,10 +3,13 @@ package compose
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/tinyboot/tinyboot/compose/assemble"
 	"github.com/tinyboot/tinyboot/compose/plan"
+	"github.com/tinyboot/tinyboot/spec"
 )
 
 // TestPlanIsSelfContained resolves the fixture from another working
@@ -54,5 +57,15 @@ func TestPlanIsSelfContained(t *testing.T) {
 	// the plan says so, and how to fix a bad one.
 	if !strings.HasPrefix(p.Stub.Origin, "kernel.stub ") || !strings.Contains(p.Stub.Fix, "systemd-boot-efi") || p.StubPackage != nil {
 		t.Errorf("stub %+v (package %v): want kernel.stub's origin and a fix naming systemd-boot-efi", p.Stub, p.StubPackage)
+	}
+}
+
+// TestFormatsAgree: every format the spec accepts has a writer, and no
+// writer is unreachable from the spec.
+func TestFormatsAgree(t *testing.T) {
+	want := slices.Clone(spec.OutputFormats)
+	slices.Sort(want)
+	if got := assemble.Formats(); !slices.Equal(got, want) {
+		t.Errorf("writers for %v; the spec's formats are %v", got, want)
 	}
 }

@@ -25,6 +25,9 @@ import (
 const (
 	ToolOVMF = "ovmf"              // an OVMF code+vars pair, as qemu.FindFirmware finds it
 	ToolStub = "linuxx64.efi.stub" // the systemd EFI stub UKIs are made from
+	// ToolAAVMF is the arm64 UEFI firmware pair, as qemu.FindFirmwareArm64
+	// finds it.
+	ToolAAVMF = "aavmf"
 )
 
 // stubPath is where Debian's systemd-boot-efi installs the EFI stub.
@@ -32,19 +35,21 @@ const stubPath = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub"
 
 // toolPackages names the Debian package that provides each tool.
 var toolPackages = map[string]string{
-	qemu.DefaultBinary: "qemu-system-x86",
-	ToolOVMF:           "ovmf",
-	ToolStub:           "systemd-boot-efi",
-	stubPath:           "systemd-boot-efi",
-	"mkfs.btrfs":       "btrfs-progs",
-	"mkfs.ext4":        "e2fsprogs",
-	"mkfs.vfat":        "dosfstools",
-	"blkid":            "util-linux",
-	"xorriso":          "xorriso",
-	"mcopy":            "mtools",
-	"mformat":          "mtools",
-	"zstd":             "zstd",
-	"cpio":             "cpio",
+	qemu.DefaultBinary:    "qemu-system-x86",
+	ToolOVMF:              "ovmf",
+	"qemu-system-aarch64": "qemu-system-arm",
+	ToolAAVMF:             "qemu-efi-aarch64",
+	ToolStub:              "systemd-boot-efi",
+	stubPath:              "systemd-boot-efi",
+	"mkfs.btrfs":          "btrfs-progs",
+	"mkfs.ext4":           "e2fsprogs",
+	"mkfs.vfat":           "dosfstools",
+	"blkid":               "util-linux",
+	"xorriso":             "xorriso",
+	"mcopy":               "mtools",
+	"mformat":             "mtools",
+	"zstd":                "zstd",
+	"cpio":                "cpio",
 }
 
 // sbinDirs are searched after PATH: mkfs tools live in /usr/sbin, which
@@ -92,6 +97,9 @@ func haveTool(name string) bool {
 	case name == ToolOVMF:
 		_, err := qemu.FindFirmware("")
 		return err == nil
+	case name == ToolAAVMF:
+		_, err := qemu.FindFirmwareArm64("")
+		return err == nil
 	case name == ToolStub:
 		return isFile(stubPath)
 	case filepath.IsAbs(name):
@@ -129,9 +137,12 @@ type Machine struct {
 // start-up only.
 func Boot(t testing.TB, ctx context.Context, cfg qemu.Config) *Machine {
 	t.Helper()
-	if cfg.FirmwareKind == qemu.FirmwareUEFI || (cfg.FirmwareKind == "" && cfg.Kernel == "") {
+	switch {
+	case cfg.IsArm64():
+		RequireTools(t, "qemu-system-aarch64", ToolAAVMF)
+	case cfg.FirmwareKind == qemu.FirmwareUEFI || (cfg.FirmwareKind == "" && cfg.Kernel == ""):
 		RequireTools(t, qemu.DefaultBinary, ToolOVMF)
-	} else {
+	default:
 		RequireTools(t, qemu.DefaultBinary) // SeaBIOS and qboot come with QEMU
 	}
 	dir := t.TempDir()

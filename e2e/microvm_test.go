@@ -9,9 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tinyboot/tinyboot/compose"
-	"github.com/tinyboot/tinyboot/compose/iso"
-	"github.com/tinyboot/tinyboot/compose/uki"
 	"github.com/tinyboot/tinyboot/internal/bootdisk"
 	"github.com/tinyboot/tinyboot/internal/qemu"
 	"github.com/tinyboot/tinyboot/spec"
@@ -33,49 +30,16 @@ func (k kernelImage) append(t testing.TB) string {
 	return strings.TrimSuffix(string(b), "\n")
 }
 
-// readBoot reads the boot chain of the test image for o.
-func readBoot(t testing.TB, o imageOpts) *compose.BootImage {
-	t.Helper()
-	im, err := iso.Open(testImage(t, o))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer im.Close()
-	b, err := compose.ReadBoot(im)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// kernelFormat builds the test image for o in the kernel format. Until
-// `tbcompose build --format kernel` exists it writes the directory from
-// the ISO's UKI sections, which is what that format holds (the exact
-// bytes of .linux, .initrd and .cmdline without its NUL).
+// kernelFormat is the kernel format of the test image for o, from the
+// build that writes every format the scenarios boot.
 func kernelFormat(t testing.TB, o imageOpts) kernelImage {
 	t.Helper()
-	b := readBoot(t, o)
-	dir := filepath.Join(t.TempDir(), "e2e-kernel")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	k := kernelImage{
+	dir := formatImages(t, o)[spec.FormatKernel]
+	return kernelImage{
 		Vmlinuz: filepath.Join(dir, "vmlinuz"),
 		Initrd:  filepath.Join(dir, "initrd.img"),
 		Cmdline: filepath.Join(dir, "cmdline"),
 	}
-	cmdline := append(bytes.TrimRight(b.Sections[uki.SectionCmdline], "\x00"), '\n')
-	for path, data := range map[string][]byte{
-		k.Vmlinuz: b.Sections[uki.SectionLinux], k.Initrd: b.Sections[uki.SectionInitrd], k.Cmdline: cmdline,
-	} {
-		if len(data) == 0 {
-			t.Fatalf("the image's UKI has no section for %s", filepath.Base(path))
-		}
-		if err := os.WriteFile(path, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return k
 }
 
 // kernelServeOpts is the test app serving HTTP with a required btrfs
@@ -157,13 +121,7 @@ func ctrlAltDel(t *testing.T, m *Machine) {
 func TestUKIFromESP(t *testing.T) {
 	t.Parallel()
 	timeScenario(t)
-	// Until tbcompose build --format uki exists, the UKI is the one inside
-	// the ISO's ESP, which is what that format writes.
-	b := readBoot(t, imageOpts{Args: []string{"-listen", ":8080"}})
-	ukiPath := filepath.Join(t.TempDir(), "e2e.efi")
-	if err := os.WriteFile(ukiPath, b.UKI, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	ukiPath := formatImages(t, biosServeOpts)[spec.FormatUKI]
 	disk, err := bootdisk.UKIDisk(ukiPath, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -188,7 +146,7 @@ func TestUKIFromESP(t *testing.T) {
 func TestKernelUnderOVMF(t *testing.T) {
 	t.Parallel()
 	timeScenario(t)
-	k := kernelFormat(t, imageOpts{Args: []string{"-listen", ":8080"}})
+	k := kernelFormat(t, biosServeOpts)
 	port := freePort(t)
 	m := boot(t, qemu.Config{
 		FirmwareKind: qemu.FirmwareUEFI,

@@ -142,6 +142,22 @@ func TestSecureBoot(t *testing.T) {
 		m.Expect(ctx, `hello: listening on :8080`, bootWait)
 		powerOff(t, m)
 	})
+	t.Run("signed boots under BIOS", func(t *testing.T) {
+		port := freePort(t)
+		m := boot(t, qemu.Config{
+			FirmwareKind: qemu.FirmwareBIOS,
+			Image:        signed,
+			Disks:        []string{newDisk(t, spec.FSBtrfs, spec.DefaultLabel)},
+			Publish:      []qemu.PortForward{{Host: uint16(port), Guest: 8080}},
+		})
+		ctx := context.Background()
+		m.Expect(ctx, `tinyboot: .*secure boot: not UEFI`, bootWait)
+		m.Expect(ctx, `hello: listening on :8080`, bootWait)
+		if page := httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/", port)); !bytes.Contains(page, []byte("hello from tinyboot")) {
+			t.Errorf("GET / lacks the greeting:\n%s", page)
+		}
+		powerOff(t, m)
+	})
 }
 
 // enroll writes the key set in keys into a copy of template, as tbcompose

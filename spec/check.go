@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -106,7 +107,23 @@ func (c *checker) kernel() {
 	c.exists("/kernel/vmlinuz", k.Vmlinuz, wantFile)
 	c.exists("/kernel/modules_dir", k.ModulesDir, wantDir)
 	c.exists("/kernel/stub", k.Stub, wantFile)
+	if k.Isolinux != "" && k.Isolinux != IsolinuxNone {
+		if _, ok := c.exists("/kernel/isolinux", k.Isolinux, wantDir); ok {
+			for _, f := range IsolinuxFiles {
+				if fi, err := os.Stat(filepath.Join(c.s.Resolve(k.Isolinux), f)); err != nil || !fi.Mode().IsRegular() {
+					c.errorf("/kernel/isolinux", "copy it there from Debian's isolinux or syslinux-common package, or set kernel.isolinux: none for a UEFI-only image",
+						"%s has no %s", k.Isolinux, f)
+				}
+			}
+		}
+	}
 }
+
+// IsolinuxISODir is where the BIOS loader lives on the ISO.
+const IsolinuxISODir = "/isolinux"
+
+// IsolinuxFiles are the files a kernel.isolinux directory must hold.
+var IsolinuxFiles = []string{"isolinux.bin", "ldlinux.c32", "isohdpfx.bin"}
 
 func (c *checker) app() {
 	a := c.s.App
@@ -132,7 +149,7 @@ func (c *checker) app() {
 }
 
 // checkELF checks that a prebuilt app can run on the image: a static
-// linux/amd64 executable, since the image has no dynamic loader or libc.
+// linux executable for the spec's architecture, since the image has no dynamic loader or libc.
 func (c *checker) checkELF(ptr, p string) {
 	f, err := elf.Open(c.s.Resolve(p))
 	if err != nil {
@@ -140,8 +157,7 @@ func (c *checker) checkELF(ptr, p string) {
 		return
 	}
 	defer f.Close()
-	if f.Machine != elf.EM_X86_64 || f.Class != elf.ELFCLASS64 {
-		c.errorf(ptr, "build it with GOOS=linux GOARCH=amd64 CGO_ENABLED=0", "%s is for %v, want x86-64", p, f.Machine)
+	if !c.checkBinaryMachine(ptr, p, f.Machine, f.Class) {
 		return
 	}
 	if f.Type != elf.ET_EXEC && f.Type != elf.ET_DYN {
@@ -171,6 +187,11 @@ func (c *checker) files() {
 		dptr := ptr + "/dst"
 		if path.Clean(f.Dst) != f.Dst || slices.Contains(strings.Split(f.Dst, "/"), "..") {
 			c.errorf(dptr, fmt.Sprintf("write it as %q", path.Clean(f.Dst)), "dst %q is not a clean absolute path", f.Dst)
+			continue
+		}
+		if c.s.Kernel.Isolinux != IsolinuxNone && (f.Dst == IsolinuxISODir || inside(f.Dst, IsolinuxISODir)) {
+			c.errorf(dptr, "choose another dst, or set kernel.isolinux: none for an image without BIOS boot",
+				"dst %q: %s on the ISO is the BIOS loader's", f.Dst, IsolinuxISODir)
 			continue
 		}
 		clash := false

@@ -61,9 +61,8 @@ func (s *Spec) ApplyDefaults() {
 		s.CACerts = DefaultCACerts
 	}
 	s.applyRuntimeDefaults()
-	if s.Output == "" {
-		s.Output = filepath.Join(s.Dir, s.Name+".iso")
-	}
+	// Output stays empty when not set: its default depends on the
+	// formats the build writes, which --format can override.
 }
 
 // Resolve returns p relative to the spec's directory, or p itself when it

@@ -195,12 +195,30 @@ ca_certs: ./nope.pem
 			"4:15: files[0].src: ./nope does not exist",
 			"5:11: ca_certs: ./nope.pem does not exist",
 		}},
+		{"isolinux directory lacks files", "name: a\nkernel: {package: linux-image-amd64, isolinux: ./www}\napp: {go: ./hello}\n", []string{
+			"2:48: kernel.isolinux: ./www has no isohdpfx.bin",
+			"2:48: kernel.isolinux: ./www has no isolinux.bin",
+			"2:48: kernel.isolinux: ./www has no ldlinux.c32",
+		}},
+		{"isolinux missing", "name: a\nkernel: {package: linux-image-amd64, isolinux: ./nope}\napp: {go: ./hello}\n", []string{
+			"2:48: kernel.isolinux: ./nope does not exist",
+		}},
+		{"files on the BIOS loader's directory", "name: a\nkernel: {package: linux-image-amd64}\napp: {go: ./hello}\nfiles: [{src: ./www, dst: /isolinux/x}]\n", []string{
+			`4:27: files[0].dst: dst "/isolinux/x": /isolinux on the ISO is the BIOS loader's`,
+		}},
+		{"unknown format", head + "app: {go: ./hello}\nformats: [iso, vhd]\n", []string{
+			`4:16: formats[1]: invalid value "vhd"`,
+		}},
 		{"vmlinuz and modules_dir kinds", "name: a\nkernel: {vmlinuz: ./modules, modules_dir: ./vmlinuz}\napp: {go: ./hello}\n", []string{
 			"2:19: kernel.vmlinuz: ./modules is a directory, want a file",
 			"2:43: kernel.modules_dir: ./vmlinuz is not a directory",
 		}},
 		{"binary dynamic", head + "app: {binary: ./app-dyn}\n", []string{"3:15: app.binary: ./app-dyn is dynamically linked; the image has no dynamic loader"}},
-		{"binary arm64", head + "app: {binary: ./app-arm64}\n", []string{"3:15: app.binary: ./app-arm64 is for EM_AARCH64, want x86-64"}},
+		{"binary arm64", head + "app: {binary: ./app-arm64}\n", []string{"3:15: app.binary: ./app-arm64 is built for aarch64 (arm64), but the image is amd64 (x86-64)"}},
+		{"binary amd64 in an arm64 image", "arch: arm64\n" + head + "app: {binary: ./app}\n", []string{"4:15: app.binary: ./app is built for x86-64 (amd64), but the image is arm64 (aarch64)"}},
+		{"binary arm64 in an arm64 image", "arch: arm64\n" + head + "app: {binary: ./app-arm64}\n", nil},
+		{"binary with two arches", "arch: [amd64, arm64]\n" + head + "app: {binary: ./app}\n", []string{"4:15: app.binary: ./app is one executable for one architecture, but arch lists 2"}},
+		{"arch unknown", "arch: riscv64\n" + head + "app: {go: ./hello}\n", []string{`1:7: arch: invalid value "riscv64"`}},
 		{"binary script", head + "app: {binary: ./app-script}\n", []string{"3:15: app.binary: ./app-script is not an ELF executable"}},
 		{"deb without .deb suffix", "name: a\nkernel: {deb: [./vmlinuz]}\napp: {go: ./hello}\n", []string{"2:16: warning: kernel.deb[0]: ./vmlinuz does not end in .deb"}},
 
@@ -339,7 +357,7 @@ time: {ntp: []}
 	if s.App.Restart != RestartNever || s.App.OnExit != OnExitReboot || s.Persistent.FS != FSBtrfs ||
 		s.Persistent.Wait != DefaultPersistentWait || s.Network.DHCP == nil || !*s.Network.DHCP ||
 		s.Network.Wait != DefaultNetworkWait || s.Time.Wait != DefaultTimeWait || len(s.Time.NTP) != 0 ||
-		s.Hostname != "hello" || s.CACerts != "system" || s.Output != filepath.Join(dir, "hello.iso") ||
+		s.Hostname != "hello" || s.CACerts != "system" || s.Output != "" ||
 		s.App.StopTimeout.String() != "1m30s" || s.Persistent.Label != "data" {
 		t.Errorf("after ApplyDefaults: %+v %+v", s, s.Persistent)
 	}
@@ -349,7 +367,7 @@ func TestApplyDefaults(t *testing.T) {
 	s := &Spec{Name: "box", Dir: "/specs", Persistent: &Persistent{}}
 	s.ApplyDefaults()
 	if s.App.StopTimeout != DefaultStopTimeout || s.Persistent.Label != DefaultLabel ||
-		s.Time.NTP[0] != DefaultNTP[0] || s.Output != "/specs/box.iso" || s.Hostname != "box" {
+		s.Time.NTP[0] != DefaultNTP[0] || s.Output != "" || s.Hostname != "box" {
 		t.Errorf("%+v", s)
 	}
 	// The default list must not alias DefaultNTP.

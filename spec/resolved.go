@@ -49,6 +49,7 @@ func (r *Resolved) Spec() *Spec { return &r.s }
 // DHCP reports whether the machine runs DHCP on its NICs.
 func (r *Resolved) DHCP() bool { return *r.s.Network.DHCP }
 
-// Output is the image's path: the spec's output resolved against its
-// directory, else <name>.iso beside the spec.
+// Output is the spec's output resolved against its directory, or "" when
+// the spec does not set it (the composer then names each output after the
+// machine, beside the spec; see compose.OutputPaths).
 func (r *Resolved) Output() string { return r.s.Output }

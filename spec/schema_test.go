@@ -98,6 +98,7 @@ func anySlice(v any) []any {
 var (
 	durationType  = reflect.TypeFor[Duration]()
 	debSourceType = reflect.TypeFor[DebSource]()
+	archesType    = reflect.TypeFor[Arches]()
 )
 
 func (d *schemaDoc) value(path string, t reflect.Type, n map[string]any) {
@@ -145,6 +146,14 @@ func (d *schemaDoc) value(path string, t reflect.Type, n map[string]any) {
 			}
 			d.value(path+"."+name, f.Type, p)
 		}
+	case t == archesType:
+		// Arches is written as one name or a list of names.
+		forms := anySlice(n["oneOf"])
+		if len(forms) != 2 {
+			d.t.Fatalf("%s: want oneOf [name, [names]]", path)
+		}
+		d.value(path, reflect.TypeFor[string](), d.resolve(path, forms[0].(map[string]any)))
+		d.value(path, reflect.TypeFor[[]string](), d.resolve(path, forms[1].(map[string]any)))
 	case t.Kind() == reflect.Pointer:
 		d.value(path, t.Elem(), n)
 	case t.Kind() == reflect.Struct:

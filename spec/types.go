@@ -52,6 +52,12 @@ type Spec struct {
 	// Archive lists the package archives kernel.package and the UEFI stub
 	// come from; empty means the Debian sources configured on the host.
 	Archive []ArchiveSource `yaml:"archive,omitempty" json:"archive,omitempty"`
+	// Formats are the outputs one build writes (FormatISO … see
+	// OutputFormats); empty means [iso].
+	Formats []string `yaml:"formats,omitempty" json:"formats,omitempty"`
+	// Arch is the architecture the image is built for, or a list of them
+	// for one image each; default amd64 (see spec/arch.go).
+	Arch Arches `yaml:"arch,omitempty" json:"arch,omitempty"`
 
 	// Path is the file the spec was loaded from ("" when loaded from
 	// memory). Dir is the directory relative paths are resolved against.
@@ -75,7 +81,30 @@ type Kernel struct {
 	// Stub overrides the UEFI stub (default: systemd's linuxx64.efi.stub
 	// from the archive's systemd-boot-efi).
 	Stub string `yaml:"stub,omitempty" json:"stub,omitempty"`
+	// Isolinux is the BIOS loader of the ISO and raw disk: a directory
+	// holding isolinux.bin, ldlinux.c32 and isohdpfx.bin, or "none" for
+	// UEFI-only images (default: Debian's isolinux and syslinux-common
+	// from the archive).
+	Isolinux string `yaml:"isolinux,omitempty" json:"isolinux,omitempty"`
 }
+
+// IsolinuxNone turns BIOS boot off.
+const IsolinuxNone = "none"
+
+// The output formats of a build, as the formats key and --format name
+// them.
+const (
+	FormatISO           = "iso"
+	FormatUKI           = "uki"
+	FormatKernel        = "kernel"
+	FormatRaw           = "raw"
+	FormatGCE           = "gce"
+	FormatContainerDisk = "containerdisk"
+)
+
+// OutputFormats lists every output format, in the order a build writes
+// them.
+var OutputFormats = []string{FormatISO, FormatUKI, FormatKernel, FormatRaw, FormatGCE, FormatContainerDisk}
 
 // ArchiveSource is one Debian-format archive, as a deb822 sources entry
 // means it.
@@ -164,10 +193,10 @@ func (d DebSource) MarshalJSON() ([]byte, error) {
 
 // App is the program the agent runs: exactly one of Go or Binary.
 type App struct {
-	// Go is a Go package (directory or import path) built for linux/amd64
-	// with CGO_ENABLED=0.
+	// Go is a Go package (directory or import path) built for linux and
+	// the image's architecture with CGO_ENABLED=0.
 	Go string `yaml:"go,omitempty" json:"go,omitempty"`
-	// Binary is a prebuilt static linux/amd64 ELF.
+	// Binary is a prebuilt static linux ELF for the image's architecture.
 	Binary string `yaml:"binary,omitempty" json:"binary,omitempty"`
 	// Args and Env are passed to the app.
 	Args []string          `yaml:"args,omitempty" json:"args,omitempty"`

@@ -29,6 +29,9 @@ type buildFlags struct {
 	verbose     bool
 	update      bool
 	locked      bool
+	formats     []string
+	diskSize    string
+	arch        []string
 }
 
 func init() { register(newBuildCmd) }
@@ -37,10 +40,22 @@ func newBuildCmd() *cobra.Command {
 	f := &buildFlags{}
 	cmd := &cobra.Command{
 		Use:   "build [FILE]",
-		Short: "Build the UEFI-bootable ISO a tinyboot.yaml describes",
+		Short: "Build the bootable image a tinyboot.yaml describes",
 		Long: `build validates the spec (with the same messages as validate), resolves the
-kernel, its modules, the app and the agent, and writes a UEFI-bootable hybrid
-ISO: it boots from a CD, a USB stick or a raw disk.
+kernel, its modules, the app and the agent, and writes each output format the
+spec's formats key (or --format) asks for; by default a hybrid ISO that boots
+under BIOS and UEFI, from a CD, a USB stick or a raw disk. Formats:
+
+  iso            <name>.iso            hybrid ISO (BIOS + UEFI; CD, USB, disk)
+  uki            <name>.efi            the unified kernel image alone
+  kernel         <name>-kernel/        vmlinuz, initrd.img, cmdline (QEMU -kernel,
+                                       Firecracker, cloud-hypervisor)
+  raw            <name>.img            GPT disk image of --disk-size (BIOS + UEFI)
+  gce            <name>.tar.gz         disk.raw for Google Compute Engine
+  containerdisk  <name>.containerdisk.tar  KubeVirt containerDisk (OCI archive)
+
+With one format -o names its file (for kernel, its directory); with several,
+-o names a directory that receives them all.
 
 The first build of a spec using kernel.package records the packages it
 resolved to in tinyboot.lock beside the spec; later builds use exactly those,
@@ -52,6 +67,8 @@ Built parts are cached in $XDG_CACHE_HOME/tinyboot (see tbcompose cache),
 pruned after each build to TINYBOOT_CACHE_LIMIT (default 2G).`,
 		Example: `  tbcompose build                      # ./tinyboot.yaml → <name>.iso next to it
   tbcompose build examples/tinyboot.yaml -o /tmp/hello.iso
+  tbcompose build --format iso,kernel,gce -o out/
+  tbcompose build --format raw --disk-size 2G
   tbcompose build --locked --json      # CI: reproducible, machine-readable summary`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -78,11 +95,14 @@ pruned after each build to TINYBOOT_CACHE_LIMIT (default 2G).`,
 }
 
 func addBuildFlags(cmd *cobra.Command, f *buildFlags) {
-	cmd.Flags().StringVarP(&f.output, "output", "o", "", "image path (default: the spec's output, else <name>.iso beside the spec)")
+	cmd.Flags().StringVarP(&f.output, "output", "o", "", "output path: the file of the one format written, or the directory of several (default: the spec's output, else beside the spec)")
+	cmd.Flags().StringSliceVar(&f.formats, "format", nil, "output formats, comma-separated: iso, uki, kernel, raw, gce, containerdisk (default: the spec's formats, else iso)")
+	cmd.Flags().StringVar(&f.diskSize, "disk-size", "", "size of the raw format's disk, e.g. 2G (default: the image rounded up to a whole MiB)")
 	cmd.Flags().StringVar(&f.compression, "compression", "zstd", "initramfs compression: zstd, xz, gzip or none")
 	cmd.Flags().StringVar(&f.agent, "agent", "", "use this prebuilt agent binary instead of building one")
 	cmd.Flags().BoolVar(&f.update, "update", false, "resolve kernel.package afresh and rewrite tinyboot.lock")
 	cmd.Flags().BoolVar(&f.locked, "locked", false, "fail if tinyboot.lock is missing or does not match the spec (for CI)")
+	cmd.Flags().StringSliceVar(&f.arch, "arch", nil, "build for these architectures instead of the spec's arch: amd64, arm64, or both as amd64,arm64 (one image each)")
 }
 
 // buildForRun builds the image described by the spec at specPath, printing
@@ -106,6 +126,15 @@ func buildSpec(cmd *cobra.Command, path string, f buildFlags) (*compose.Result, 
 	if err != nil {
 		return nil, withCode(exitUsage, fmt.Errorf("--compression: %w", err))
 	}
+	var diskSize int64
+	if f.diskSize != "" {
+		if diskSize, err = parseSize(f.diskSize); err != nil {
+			return nil, withCode(exitUsage, fmt.Errorf("--disk-size: %w", err))
+		}
+		if diskSize%512 != 0 {
+			return nil, withCode(exitUsage, fmt.Errorf("--disk-size %s: not a whole number of 512-byte sectors", f.diskSize))
+		}
+	}
 	s, diags, err := spec.Load(path)
 	if err != nil {
 		return nil, withCode(exitUsage, err)
@@ -116,6 +145,11 @@ func buildSpec(cmd *cobra.Command, path string, f buildFlags) (*compose.Result, 
 	}
 	if diags.HasErrors() {
 		return nil, withCode(exitInvalid, fmt.Errorf("%s is not valid; nothing was built", path))
+	}
+	if len(f.arch) > 0 {
+		if err := overrideArch(s, f.arch); err != nil {
+			return nil, withCode(exitUsage, err)
+		}
 	}
 	r := s.WithDefaults()
 	mode := compose.LockUse
@@ -129,6 +163,8 @@ func buildSpec(cmd *cobra.Command, path string, f buildFlags) (*compose.Result, 
 	defer stop()
 	opts := compose.Options{
 		Output:      f.output,
+		Formats:     f.formats,
+		DiskSize:    diskSize,
 		Compression: comp,
 		AgentPath:   f.agent,
 		Lock:        compose.LockOptions{Path: compose.LockPath(path), Mode: mode},
@@ -190,8 +226,22 @@ type summaryOptions struct {
 }
 
 func printSummary(w io.Writer, res *compose.Result, o summaryOptions) {
-	fmt.Fprintf(w, "%s  %s\n", res.Output, humanSize(res.Size))
-	fmt.Fprintf(w, "  sha256   %s\n", res.SHA256)
+	if len(res.Images) > 0 {
+		for _, im := range res.Images {
+			printSummary(w, im, o)
+		}
+		return
+	}
+	if len(res.Outputs) <= 1 {
+		fmt.Fprintf(w, "%s  %s\n", res.Output, humanSize(res.Size))
+		fmt.Fprintf(w, "  sha256   %s\n", res.SHA256)
+	} else {
+		for _, out := range res.Outputs {
+			fmt.Fprintf(w, "%-6s %s  %s\n", out.Format, out.Path, humanSize(out.Size))
+			fmt.Fprintf(w, "       sha256 %s\n", out.SHA256)
+		}
+	}
+	fmt.Fprintf(w, "  arch     %s\n", res.Arch)
 	fmt.Fprintf(w, "  kernel   %s", res.KernelVersion)
 	if len(res.Packages) > 0 {
 		var names []string

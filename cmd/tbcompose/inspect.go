@@ -18,14 +18,16 @@ func newInspectCmd() *cobra.Command {
 	var asJSON bool
 	var certPath string
 	cmd := &cobra.Command{
-		Use:   "inspect IMAGE.iso",
+		Use:   "inspect OUTPUT",
 		Short: "Show what an image holds, without mounting it",
-		Long: `inspect reads an image built by tbcompose: the baked spec the agent applies,
-the kernel version and command line, the modules in load order, the
+		Long: `inspect reads any output of tbcompose build (iso, uki, kernel directory, raw
+disk, gce archive, containerdisk): the baked spec the agent applies, the
+kernel version and command line, the modules in load order, the
 initramfs's files and the ISO payload, with their sizes. Nothing is mounted
 and nothing needs root.`,
 		Example: `  tbcompose inspect hello.iso
-  tbcompose inspect --json hello.iso | jq .spec`,
+  tbcompose inspect hello-kernel/
+  tbcompose inspect --json hello.tar.gz | jq .spec`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			in, err := compose.Inspect(args[0])
@@ -59,9 +61,24 @@ and nothing needs root.`,
 }
 
 func printInspection(w io.Writer, in *compose.Inspection) {
-	fmt.Fprintf(w, "%s  %s  volume %s\n", in.Path, humanSize(in.Size), in.VolumeID)
-	fmt.Fprintf(w, "  boot      El Torito EFI entries %d, GPT partitions %d\n", in.BootEntries, in.Partitions)
-	fmt.Fprintf(w, "  ESP       %s holding the UKI (%s)\n", humanSize(in.ESPSize), humanSize(in.UKISize))
+	fmt.Fprintf(w, "%s  %s  %s", in.Path, humanSize(in.Size), in.Format)
+	if in.VolumeID != "" {
+		fmt.Fprintf(w, ", volume %s", in.VolumeID)
+	}
+	if in.Arch != "" {
+		fmt.Fprintf(w, ", arch %s", in.Arch)
+	}
+	fmt.Fprintln(w)
+	if in.BootEntries > 0 || in.Partitions > 0 {
+		firmware := "UEFI"
+		if in.BIOS {
+			firmware = "BIOS and UEFI"
+		}
+		fmt.Fprintf(w, "  boot      %s (El Torito entries %d, GPT partitions %d)\n", firmware, in.BootEntries, in.Partitions)
+	}
+	if in.ESPSize > 0 {
+		fmt.Fprintf(w, "  ESP       %s holding the UKI (%s)\n", humanSize(in.ESPSize), humanSize(in.UKISize))
+	}
 	fmt.Fprintf(w, "  kernel    %s (%s)\n", in.Uname, humanSize(in.KernelSize))
 	fmt.Fprintf(w, "  cmdline   %s\n", in.Cmdline)
 	printSignature(w, in.Signature)

@@ -218,6 +218,9 @@ func (o *runOptions) run(cmd *cobra.Command, target string) error {
 	if keep {
 		fmt.Fprintf(stderr, "tbcompose: the disk this command boots is kept in %s; remove it when done\n", tmp)
 	}
+	if cfg.Arch, err = runArch(kind, target, cfg.Image); err != nil {
+		return withCode(exitInvalid, err)
+	}
 	if cfg.FirmwareKind != qemu.FirmwareUEFI {
 		// SeaBIOS, qboot and -kernel come with QEMU.
 	} else if o.secureBoot != "" {
@@ -231,7 +234,7 @@ func (o *runOptions) run(cmd *cobra.Command, target string) error {
 		} else {
 			defer cleanup()
 		}
-	} else if cfg.Firmware, err = qemu.FindFirmware(fwOverride); err != nil {
+	} else if cfg.Firmware, err = findFirmwareFor(cfg, fwOverride); err != nil {
 		return withCode(exitInvalid, err)
 	}
 	ctx := cmd.Context()

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/tinyboot/tinyboot/compose/assemble"
 	"github.com/tinyboot/tinyboot/internal/qemu"
 )
 
@@ -28,9 +29,9 @@ const (
 
 // Files of the kernel format's directory.
 const (
-	kernelFile  = "vmlinuz"
-	initrdFile  = "initrd.img"
-	cmdlineFile = "cmdline"
+	kernelFile  = assemble.KernelFile
+	initrdFile  = assemble.InitrdFile
+	cmdlineFile = assemble.CmdlineFile
 )
 
 // detectTarget says what path is, by its name and, when the name says

@@ -25,6 +25,7 @@ import (
 	"strings"
 
 	"github.com/tinyboot/tinyboot/compose/app"
+	"github.com/tinyboot/tinyboot/internal/arch"
 	"github.com/tinyboot/tinyboot/internal/cache"
 )
 
@@ -45,14 +46,23 @@ const CacheKind = "agent"
 // list -deps` says it is built from. A released composer builds the agent
 // at its own version in a temporary module, cached by version.
 func Build(ctx context.Context, store *cache.Cache) (path string, cached bool, err error) {
+	return BuildArch(ctx, store, arch.Default)
+}
+
+// BuildArch is Build for the image architecture goarch; the cache key
+// includes it, so agents of different architectures never mix.
+func BuildArch(ctx context.Context, store *cache.Cache, goarch string) (path string, cached bool, err error) {
+	if _, err := arch.Lookup(goarch); err != nil {
+		return "", false, fmt.Errorf("agent: %w", err)
+	}
 	if root := SourceRoot(); root != "" {
-		return buildLocal(ctx, root, store)
+		return buildLocal(ctx, root, store, goarch)
 	}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok || bi.Main.Path != ModulePath || bi.Main.Version == "" || bi.Main.Version == "(devel)" {
 		return "", false, errors.New("agent: cannot find the tinyboot source to build the agent from; run tbcompose from a checkout, set TINYBOOT_SRC to one, or pass --agent with a prebuilt agent")
 	}
-	return buildRelease(ctx, bi.Main.Version, store)
+	return buildRelease(ctx, bi.Main.Version, store, goarch)
 }
 
 // SourceRoot finds a checkout of this module: $TINYBOOT_SRC, the directory
@@ -94,24 +104,24 @@ func isModuleRoot(dir string) bool {
 	return false
 }
 
-func buildLocal(ctx context.Context, root string, store *cache.Cache) (string, bool, error) {
-	key, err := sourceHash(ctx, root)
+func buildLocal(ctx context.Context, root string, store *cache.Cache, goarch string) (string, bool, error) {
+	key, err := sourceHash(ctx, root, goarch)
 	if err != nil {
 		return "", false, fmt.Errorf("agent: hash source in %s: %w", root, err)
 	}
-	out := store.Path(CacheKind, "dev-"+key)
+	out := store.Path(CacheKind, "dev-"+goarch+"-"+key)
 	if fi, err := os.Stat(out); err == nil && fi.Mode().IsRegular() {
 		return out, true, nil
 	}
-	if err := goBuild(ctx, root, mainPkg, out); err != nil {
+	if err := goBuild(ctx, root, mainPkg, out, goarch); err != nil {
 		return "", false, err
 	}
 	store.Use(out)
 	return out, false, nil
 }
 
-func buildRelease(ctx context.Context, version string, store *cache.Cache) (string, bool, error) {
-	out := store.Path(CacheKind, "v-"+strings.NewReplacer("/", "_", "+", "_").Replace(version)+"-"+runtime.Version())
+func buildRelease(ctx context.Context, version string, store *cache.Cache, goarch string) (string, bool, error) {
+	out := store.Path(CacheKind, "v-"+strings.NewReplacer("/", "_", "+", "_").Replace(version)+"-"+runtime.Version()+"-"+goarch)
 	if fi, err := os.Stat(out); err == nil && fi.Mode().IsRegular() {
 		return out, true, nil
 	}
@@ -137,7 +147,7 @@ func buildRelease(ctx context.Context, version string, store *cache.Cache) (stri
 	if b, err := tidy.CombinedOutput(); err != nil {
 		return "", false, fmt.Errorf("agent: resolve %s@%s: %v\n%s", ModulePath, version, err, b)
 	}
-	if err := goBuild(ctx, tmp, ModulePath+"/cmd/tbagent", out); err != nil {
+	if err := goBuild(ctx, tmp, ModulePath+"/cmd/tbagent", out, goarch); err != nil {
 		return "", false, err
 	}
 	store.Use(out)
@@ -171,7 +181,7 @@ func moduleGoVersion(ctx context.Context, dir, version string) (string, error) {
 	return "", fmt.Errorf("agent: %s@%s: go.mod has no go line", ModulePath, version)
 }
 
-func goBuild(ctx context.Context, dir, pkg, out string) error {
+func goBuild(ctx context.Context, dir, pkg, out, goarch string) error {
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}
@@ -179,7 +189,7 @@ func goBuild(ctx context.Context, dir, pkg, out string) error {
 	args := append(append([]string{}, app.GoBuildArgs...), "-o", tmp, pkg)
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = dir
-	cmd.Env = app.GoEnv()
+	cmd.Env = app.GoEnvArch(goarch)
 	var output bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &output, &output
 	if err := cmd.Run(); err != nil {
@@ -195,14 +205,15 @@ func goBuild(ctx context.Context, dir, pkg, out string) error {
 // sourceHash hashes what the agent is built from, exactly: go.mod, go.sum
 // and every file of every package of this module that `go list -deps`
 // reports for the agent's main package when built for the image, with the
-// Go version. Packages of other modules are pinned by go.sum.
-func sourceHash(ctx context.Context, root string) (string, error) {
-	files, err := sourceFiles(ctx, root)
+// Go version and the target architecture. Packages of other modules are
+// pinned by go.sum.
+func sourceHash(ctx context.Context, root, goarch string) (string, error) {
+	files, err := sourceFiles(ctx, root, goarch)
 	if err != nil {
 		return "", err
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "go %s\n", runtime.Version())
+	fmt.Fprintf(h, "go %s\ngoarch %s\n", runtime.Version(), goarch)
 	for _, f := range files {
 		b, err := os.ReadFile(filepath.Join(root, f))
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -228,10 +239,10 @@ type listedPackage struct {
 }
 
 // sourceFiles lists the files sourceHash reads, relative to root, sorted.
-func sourceFiles(ctx context.Context, root string) ([]string, error) {
+func sourceFiles(ctx context.Context, root, goarch string) ([]string, error) {
 	cmd := exec.CommandContext(ctx, "go", "list", "-deps", "-json=ImportPath,Dir,Standard,Module,GoFiles,CgoFiles,SFiles,HFiles,EmbedFiles", mainPkg)
 	cmd.Dir = root
-	cmd.Env = app.GoEnv()
+	cmd.Env = app.GoEnvArch(goarch)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

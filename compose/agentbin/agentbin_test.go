@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/tinyboot/tinyboot/compose/app"
+	"github.com/tinyboot/tinyboot/internal/arch"
 	"github.com/tinyboot/tinyboot/internal/cache"
 )
 
@@ -79,7 +81,7 @@ func TestSourceHashFollowsImports(t *testing.T) {
 	})
 	hash := func() string {
 		t.Helper()
-		h, err := sourceHash(ctx, root)
+		h, err := sourceHash(ctx, root, "amd64")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -96,7 +98,7 @@ func TestSourceHashFollowsImports(t *testing.T) {
 	if hash() == imported {
 		t.Fatal("a change to a newly imported package did not change the key")
 	}
-	files, err := sourceFiles(ctx, root)
+	files, err := sourceFiles(ctx, root, "amd64")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +112,7 @@ func TestSourceHashFollowsImports(t *testing.T) {
 // module the real agent imports has its files in the key.
 func TestRealAgentSourcesCovered(t *testing.T) {
 	root := SourceRoot()
-	files, err := sourceFiles(context.Background(), root)
+	files, err := sourceFiles(context.Background(), root, "amd64")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,5 +139,37 @@ func TestSourceRootFindsThisCheckout(t *testing.T) {
 	root := SourceRoot()
 	if !isModuleRoot(root) {
 		t.Fatalf("SourceRoot() = %q, not this module", root)
+	}
+}
+
+// TestBuildArchKeysCache builds the agent for each architecture from one
+// source: two cache entries, each an executable of its own machine, and
+// the second build of each is cached.
+func TestBuildArchKeysCache(t *testing.T) {
+	root := fakeModule(t, "one")
+	t.Setenv("TINYBOOT_SRC", root)
+	store := cache.Open(t.TempDir())
+	ctx := context.Background()
+	paths := map[string]string{}
+	for _, goarch := range []string{"amd64", "arm64"} {
+		p, cached, err := BuildArch(ctx, store, goarch)
+		if err != nil || cached {
+			t.Fatalf("%s: cached %v, %v", goarch, cached, err)
+		}
+		if err := app.CheckExecutableArch(p, arch.MustLookup(goarch)); err != nil {
+			t.Errorf("%s agent: %v", goarch, err)
+		}
+		paths[goarch] = p
+	}
+	if paths["amd64"] == paths["arm64"] {
+		t.Fatalf("both architectures cached at %s", paths["amd64"])
+	}
+	for goarch, want := range paths {
+		if p, cached, err := BuildArch(ctx, store, goarch); err != nil || p != want || !cached {
+			t.Errorf("%s again: %s (cached %v), %v; want cached %s", goarch, p, cached, err, want)
+		}
+	}
+	if _, _, err := BuildArch(ctx, store, "riscv64"); err == nil {
+		t.Error("built an agent for riscv64")
 	}
 }

@@ -1,5 +1,6 @@
-// Package app turns the spec's app into a static linux/amd64 executable:
-// it builds a Go package or checks a prebuilt binary.
+// Package app turns the spec's app into a static linux executable for the
+// image's architecture: it builds a Go package or checks a prebuilt
+// binary.
 package app
 
 import (
@@ -13,6 +14,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/tinyboot/tinyboot/internal/arch"
 )
 
 // BuildError is a Go build that failed; Output holds the compiler's
@@ -33,11 +36,14 @@ func (e *BuildError) Error() string {
 
 func (e *BuildError) Unwrap() error { return e.Err }
 
-// GoEnv is the environment every app and agent build runs with: a static,
-// cgo-free linux/amd64 binary, whatever the host is.
-func GoEnv() []string {
+// GoEnv is the environment every amd64 app and agent build runs with.
+func GoEnv() []string { return GoEnvArch(arch.Default) }
+
+// GoEnvArch is the environment every app and agent build for goarch runs
+// with: a static, cgo-free linux binary, whatever the host is.
+func GoEnvArch(goarch string) []string {
 	env := os.Environ()
-	return append(env, "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", "GOFLAGS=-mod=readonly")
+	return append(env, "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch, "GOFLAGS=-mod=readonly")
 }
 
 // GoBuildArgs are the flags that make the binary small and reproducible:
@@ -59,6 +65,8 @@ type Options struct {
 	// LDFlags are appended to GoBuildArgs' -ldflags, so that -X and the
 	// like work while the binary stays stripped and reproducible.
 	LDFlags string
+	// Arch is the image's architecture (GOARCH); default amd64.
+	Arch string
 }
 
 // args are GoBuildArgs with o applied.
@@ -97,7 +105,7 @@ func BuildGoWith(ctx context.Context, pkg, dir, out string, o Options) error {
 	args := append(o.args(), "-o", out, target)
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = workDir
-	cmd.Env = GoEnv()
+	cmd.Env = GoEnvArch(arch.MustLookup(o.Arch).Name)
 	var output bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &output, &output
 	if err := cmd.Run(); err != nil {
@@ -116,29 +124,42 @@ func isDirPath(p string) bool {
 }
 
 // CheckBinary makes sure path, the spec's app.binary, is an executable
-// the image can run; errors name the field.
-func CheckBinary(path string) error {
-	if err := CheckExecutable(path); err != nil {
+// an amd64 image can run; errors name the field.
+func CheckBinary(path string) error { return CheckBinaryArch(path, arch.MustLookup(arch.Default)) }
+
+// CheckBinaryArch makes sure path, the spec's app.binary, is an
+// executable an image of a can run; errors name the field.
+func CheckBinaryArch(path string, a arch.Arch) error {
+	if err := CheckExecutableArch(path, a); err != nil {
 		return fmt.Errorf("app.binary %w", err)
 	}
 	return nil
 }
 
-// CheckExecutable makes sure path is an executable the image can run: a
-// static x86-64 ELF, since the image has no dynamic loader or libc. Errors
-// start with path and end with what to do.
+// CheckExecutable makes sure path is an executable an amd64 image can run.
 func CheckExecutable(path string) error {
+	return CheckExecutableArch(path, arch.MustLookup(arch.Default))
+}
+
+// CheckExecutableArch makes sure path is an executable an image of a can
+// run: a static 64-bit ELF for a's machine, since the image has no
+// dynamic loader or libc. Errors start with path and end with what to do.
+func CheckExecutableArch(path string, a arch.Arch) error {
 	f, err := elf.Open(path)
 	if err != nil {
 		var fe *elf.FormatError
 		if errors.As(err, &fe) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return fmt.Errorf("%s: not an ELF executable; build it with GOOS=linux GOARCH=amd64 CGO_ENABLED=0", path)
+			return fmt.Errorf("%s: not an ELF executable; build it with GOOS=linux GOARCH=%s CGO_ENABLED=0", path, a.Name)
 		}
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	defer f.Close()
-	if f.Class != elf.ELFCLASS64 || f.Machine != elf.EM_X86_64 {
-		return fmt.Errorf("%s: built for %s (%s), not x86-64; build it with GOARCH=amd64", path, f.Machine, f.Class)
+	if f.Class != elf.ELFCLASS64 || f.Machine != a.ELFMachine {
+		got := f.Machine.String()
+		if o, ok := arch.ByELFMachine(f.Machine); ok {
+			got = fmt.Sprintf("%s (%s)", o.ELFName, o.Name)
+		}
+		return fmt.Errorf("%s: built for %s (%s), not %s: the image is %s; build it with GOARCH=%s", path, got, f.Class, a.ELFName, a.Name, a.Name)
 	}
 	if f.Type != elf.ET_EXEC && f.Type != elf.ET_DYN {
 		return fmt.Errorf("%s: an ELF %s, not an executable; build a program (package main)", path, f.Type)

@@ -48,6 +48,8 @@ type Timing struct {
 // Result describes a built image. Output, Size and SHA256 are those of the
 // first output; Outputs lists every one.
 type Result struct {
+	// Arch is the image's architecture.
+	Arch          string           `json:"arch"`
 	Output        string           `json:"output"`
 	Size          int64            `json:"size"`
 	SHA256        string           `json:"sha256"`
@@ -60,10 +62,17 @@ type Result struct {
 	// Stub is the package the default UEFI stub came from; nil when the
 	// spec sets kernel.stub.
 	Stub *kernel.Package `json:"stub_package,omitempty"`
+	// BIOSLoader are the packages ISOLINUX came from; nil when the image
+	// has no BIOS loader or the spec sets kernel.isolinux.
+	BIOSLoader []kernel.Package `json:"bios_loader_packages,omitempty"`
 	// ZoneinfoSHA256 is the zone database shipped, when a timezone is set.
 	ZoneinfoSHA256 string `json:"zoneinfo_sha256,omitempty"`
 	// LockWritten is the lock file the build wrote, if any.
 	LockWritten string `json:"lock_written,omitempty"`
+	// Images are every image of a build for several architectures, one
+	// per architecture in the spec's order (this Result is the first's);
+	// empty when the spec names one architecture.
+	Images []*Result `json:"images,omitempty"`
 }
 
 // Stages runs named, timed stages and keeps their timings.
@@ -124,6 +133,12 @@ func Assemble(ctx context.Context, p *plan.Plan, opts Options, st *Stages) (*Res
 		}
 		writers[i] = w
 	}
+	// Several formats go into one directory, made if need be.
+	if len(p.Outputs) > 1 {
+		if err := os.MkdirAll(filepath.Dir(p.Outputs[0].Path), 0o755); err != nil {
+			return nil, fmt.Errorf("output directory: %w", err)
+		}
+	}
 	work, lock, err := createWorkDir(p.Outputs[0].Path)
 	if err != nil {
 		return nil, err
@@ -137,10 +152,10 @@ func Assemble(ctx context.Context, p *plan.Plan, opts Options, st *Stages) (*Res
 	if err := st.Run("app", func() (bool, error) {
 		if p.App.GoPackage != "" {
 			appBin = filepath.Join(work, "app")
-			return false, app.BuildGoWith(ctx, p.App.GoPackage, p.App.Dir, appBin, app.Options{Tags: p.App.BuildTags, LDFlags: p.App.LDFlags})
+			return false, app.BuildGoWith(ctx, p.App.GoPackage, p.App.Dir, appBin, app.Options{Tags: p.App.BuildTags, LDFlags: p.App.LDFlags, Arch: planArch(p).Name})
 		}
 		appBin = p.App.Binary
-		return false, app.CheckBinary(appBin)
+		return false, app.CheckBinaryArch(appBin, planArch(p))
 	}); err != nil {
 		return nil, err
 	}
@@ -148,12 +163,12 @@ func Assemble(ctx context.Context, p *plan.Plan, opts Options, st *Stages) (*Res
 	agentBin := p.Agent.Prebuilt
 	if err := st.Run("agent", func() (bool, error) {
 		if agentBin != "" {
-			if err := app.CheckExecutable(agentBin); err != nil {
+			if err := app.CheckExecutableArch(agentBin, planArch(p)); err != nil {
 				return false, fmt.Errorf("--agent %w", err)
 			}
 			return false, nil
 		}
-		path, cached, err := agentbin.Build(ctx, store)
+		path, cached, err := agentbin.BuildArch(ctx, store, planArch(p).Name)
 		if err != nil {
 			return false, err
 		}
@@ -180,38 +195,47 @@ func Assemble(ctx context.Context, p *plan.Plan, opts Options, st *Stages) (*Res
 		return nil, err
 	}
 
-	parts := &Parts{Initramfs: initrd.data, ESP: boot.esp, uki: boot.uki, ukiSize: boot.ukiSize}
-	res := &Result{KernelVersion: p.Kernel.Version, Packages: p.Kernel.Packages, ZoneinfoSHA256: p.ZoneinfoSHA256, Stub: p.StubPackage}
+	parts := &Parts{Initramfs: initrd.data, ESP: boot.esp, BootPath: espBootPath(p), uki: boot.uki, ukiSize: boot.ukiSize}
+	res := &Result{Arch: planArch(p).Name, KernelVersion: p.Kernel.Version, Packages: p.Kernel.Packages, ZoneinfoSHA256: p.ZoneinfoSHA256, Stub: p.StubPackage}
+	if p.BIOS != nil {
+		res.BIOSLoader = p.BIOS.Packages
+	}
 	for _, m := range p.Modules {
 		res.Modules = append(res.Modules, m.Name)
 	}
 	for i, w := range writers {
 		o := p.Outputs[i]
-		var out *Written
-		if err := st.Run(o.Format, func() (bool, error) {
+		var out []Written
+		if err := st.Run("write "+o.Format, func() (bool, error) {
 			var err error
 			out, err = writeOutput(ctx, w, o.Format, parts, o.Path, work)
 			return false, err
 		}); err != nil {
 			return nil, err
 		}
-		res.Outputs = append(res.Outputs, *out)
+		res.Outputs = append(res.Outputs, out...)
 	}
 	first := res.Outputs[0]
 	res.Output, res.Size, res.SHA256 = first.Path, first.Size, first.SHA256
-	res.Parts = sizeReport(initrd, boot, first)
+	res.Parts = sizeReport(initrd, boot, res.Outputs)
 	return res, nil
 }
 
-// sizeReport is what each part costs in the image, compressed.
-func sizeReport(initrd *initrdImage, boot *bootImage, out Written) []Part {
-	return []Part{
+// sizeReport is what each part costs in the image, compressed; the
+// payload and the ESP's and ISO's own bytes are those of the ISO when
+// one was written.
+func sizeReport(initrd *initrdImage, boot *bootImage, outs []Written) []Part {
+	parts := []Part{
 		{"agent+app", initrd.sizes["agent+app"]},
 		{"modules", initrd.sizes["modules"]},
 		{"certs+spec", initrd.sizes["certs"] + initrd.sizes["spec"] + initrd.sizes["base"] + initrd.sizes["files"]},
 		{"kernel", boot.kernelSize},
 		{"uki stub", boot.ukiSize - boot.kernelSize - int64(len(initrd.data))},
-		{"payload", out.Payload},
-		{"esp+iso overhead", out.Size - out.Payload - boot.ukiSize},
 	}
+	for _, out := range outs {
+		if out.Format == plan.FormatISO {
+			return append(parts, Part{"payload", out.Payload}, Part{"esp+iso overhead", out.Size - out.Payload - boot.ukiSize})
+		}
+	}
+	return parts
 }

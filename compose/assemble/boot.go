@@ -19,8 +19,9 @@ import (
 	"github.com/tinyboot/tinyboot/internal/fsutil"
 )
 
-// ESPBootPath is where the UKI lives in the ESP: the removable-media path
-// UEFI firmware boots without any boot entry.
+// ESPBootPath is where the UKI of an amd64 image lives in the ESP: the
+// removable-media path UEFI firmware boots without any boot entry (other
+// architectures': internal/arch).
 const ESPBootPath = "EFI/BOOT/BOOTX64.EFI"
 
 // bootImage is the UKI and the ESP that holds it. An ESP read from the
@@ -35,7 +36,7 @@ type bootImage struct {
 const espKind = "esp"
 
 // bootCacheVersion changes whenever the UKI or ESP layout does.
-const bootCacheVersion = "1"
+const bootCacheVersion = "2"
 
 // bootMeta is stored beside a cached ESP for the size report.
 type bootMeta struct {
@@ -54,6 +55,9 @@ func buildBoot(ctx context.Context, p *plan.Plan, initrd []byte, store *cache.Ca
 	if err := st.Run("uki", func() (bool, error) {
 		var err error
 		if stub, err = readStub(p.Stub); err != nil {
+			return false, err
+		}
+		if err := checkStubArch(p, stub); err != nil {
 			return false, err
 		}
 		if key, err = bootKey(p, stub, initrd); err != nil {
@@ -81,7 +85,7 @@ func buildBoot(ctx context.Context, p *plan.Plan, initrd []byte, store *cache.Ca
 			}
 		}
 		var out bytes.Buffer
-		if _, err := esp.Build(&out, []esp.File{{Path: ESPBootPath, Data: bytes.NewReader(boot.uki), Size: boot.ukiSize}}, p.Epoch); err != nil {
+		if _, err := esp.Build(&out, []esp.File{{Path: espBootPath(p), Data: bytes.NewReader(boot.uki), Size: boot.ukiSize}}, p.Epoch); err != nil {
 			return false, fmt.Errorf("ESP: %w", err)
 		}
 		boot.esp = out.Bytes()
@@ -141,8 +145,8 @@ func buildUKI(ctx context.Context, p *plan.Plan, stub, initrd []byte) (*bootImag
 		uki.Bytes(uki.SectionOSRel, []byte(p.OSRelease)),
 		uki.Bytes(uki.SectionCmdline, append([]byte(p.Cmdline), 0)),
 		uki.Bytes(uki.SectionUname, []byte(k.Version)),
-		uki.Bytes(uki.SectionLinux, vmlinuz),
-		uki.Bytes(uki.SectionInitrd, initrd),
+		uki.Bytes(uki.SectionLinux, vmlinuz).Aligned(bootAlign),
+		uki.Bytes(uki.SectionInitrd, initrd).Aligned(bootAlign),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w; %s", p.Stub.Origin, err, p.Stub.Fix)

@@ -5,25 +5,41 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/tinyboot/tinyboot/compose/iso"
+	"github.com/tinyboot/tinyboot/compose/kernel"
 	"github.com/tinyboot/tinyboot/compose/plan"
 )
 
 // isoWriter writes the hybrid ISO: the ESP as El Torito EFI boot image and
-// GPT partition, and the payload as ISO9660 files.
+// GPT partition, ISOLINUX as El Torito BIOS boot image and MBR boot code
+// (when the plan has a BIOS loader), and the payload as ISO9660 files.
+// With diskSize set it writes the same image as a disk of that size.
 type isoWriter struct {
 	volumeID string
 	payload  []plan.PayloadEntry
 	epoch    time.Time
+	bios     *kernel.BIOSLoader
+	diskSize func(imageSize int64) int64
 }
 
 func newISOWriter(p *plan.Plan) Writer {
-	return &isoWriter{volumeID: p.VolumeID, payload: p.Payload, epoch: p.Epoch}
+	return &isoWriter{volumeID: p.VolumeID, payload: p.Payload, epoch: p.Epoch, bios: p.BIOS}
 }
+
+// BIOS loader paths on the ISO. ISOLINUX looks for its configuration
+// and ldlinux.c32 in the directory isolinux.bin is in.
+const (
+	isolinuxDir    = "/isolinux"
+	isolinuxBin    = isolinuxDir + "/isolinux.bin"
+	biosKernelPath = isolinuxDir + "/vmlinuz"
+	biosInitrdPath = isolinuxDir + "/initrd.img"
+)
 
 // Write checks every payload tree before any of the image is written, so
 // that an error can name the spec entry, then writes the ISO.
@@ -38,17 +54,82 @@ func (w *isoWriter) Write(ctx context.Context, parts *Parts, dst, work string) (
 		payload += n
 		files = append(files, iso.Entry{Src: e.Path, Dst: e.Dst})
 	}
-	err := iso.Write(ctx, dst, iso.Options{
+	opts := iso.Options{
 		VolumeID: w.volumeID,
 		ESP:      parts.ESP,
 		Files:    files,
 		ModTime:  w.epoch,
 		WorkDir:  work,
-	})
-	if err != nil {
+	}
+	if w.bios != nil {
+		if err := w.addBIOS(&opts, parts, work); err != nil {
+			return 0, err
+		}
+	}
+	if w.diskSize != nil {
+		size, err := iso.Size(ctx, opts)
+		if err != nil {
+			return 0, fmt.Errorf("ISO: %w", err)
+		}
+		opts.DiskSize = w.diskSize(size)
+	}
+	if err := iso.Write(ctx, dst, opts); err != nil {
 		return 0, fmt.Errorf("ISO: %w", err)
 	}
 	return payload, nil
+}
+
+// addBIOS adds ISOLINUX to the image: its files and configuration under
+// /isolinux, and the kernel and initrd it loads as aliases of the UKI's
+// sections inside the ESP, so their bytes are stored once.
+func (w *isoWriter) addBIOS(opts *iso.Options, parts *Parts, work string) error {
+	bf, err := parts.bootFiles()
+	if err != nil {
+		return fmt.Errorf("BIOS boot: %w", err)
+	}
+	stage, err := os.MkdirTemp(work, "bios-*")
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(stage, filepath.FromSlash(isolinuxDir))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, f := range []struct{ src, name string }{{w.bios.IsolinuxBin, "isolinux.bin"}, {w.bios.LdlinuxC32, "ldlinux.c32"}} {
+		b, err := os.ReadFile(f.src)
+		if err != nil {
+			return fmt.Errorf("BIOS loader: %w", err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f.name), b, 0o644); err != nil {
+			return err
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "isolinux.cfg"), []byte(isolinuxConfig(bf.cmdline)), 0o644); err != nil {
+		return err
+	}
+	mbr, err := os.ReadFile(w.bios.MBR)
+	if err != nil {
+		return fmt.Errorf("BIOS loader: %w", err)
+	}
+	opts.Files = append([]iso.Entry{{Src: stage, Dst: "/"}}, opts.Files...)
+	opts.Aliases = append(opts.Aliases,
+		iso.Alias{Dst: biosKernelPath, Offset: bf.kernel.off, Size: bf.kernel.size},
+		iso.Alias{Dst: biosInitrdPath, Offset: bf.initrd.off, Size: bf.initrd.size})
+	opts.BIOS = &iso.BIOSBoot{BootFile: isolinuxBin, BootInfoTable: true, MBR: mbr}
+	return nil
+}
+
+// isolinuxConfig boots the kernel at once with the UKI's command line.
+func isolinuxConfig(cmdline string) string {
+	return strings.Join([]string{
+		"DEFAULT tinyboot",
+		"PROMPT 0",
+		"TIMEOUT 0",
+		"LABEL tinyboot",
+		"  KERNEL " + biosKernelPath,
+		"  APPEND initrd=" + biosInitrdPath + " " + cmdline,
+		"",
+	}, "\n")
 }
 
 // outputError adds what to do to a failure to write the image when the

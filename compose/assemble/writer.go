@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 
 	"github.com/tinyboot/tinyboot/compose/esp"
@@ -16,8 +17,11 @@ import (
 type Parts struct {
 	// Initramfs is the concatenated, compressed initramfs.
 	Initramfs []byte
-	// ESP is the FAT image holding the UKI at ESPBootPath.
+	// ESP is the FAT image holding the UKI at BootPath.
 	ESP []byte
+	// BootPath is the UKI's path in the ESP, the architecture's
+	// removable-media path.
+	BootPath string
 
 	uki     []byte
 	ukiSize int64
@@ -33,7 +37,7 @@ func (p *Parts) UKI() ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read the UKI back from the ESP: %w", err)
 	}
-	b, err := fat.ReadFile(ESPBootPath)
+	b, err := fat.ReadFile(p.BootPath)
 	if err != nil {
 		return nil, fmt.Errorf("read the UKI back from the ESP: %w", err)
 	}
@@ -56,7 +60,19 @@ type Writer interface {
 // writerFactories maps each plan.Output format to its writer. Adding an
 // output format is adding a writer and its line here.
 var writerFactories = map[string]func(p *plan.Plan) Writer{
-	plan.FormatISO: newISOWriter,
+	plan.FormatISO:           newISOWriter,
+	plan.FormatUKI:           func(*plan.Plan) Writer { return ukiWriter{} },
+	plan.FormatKernel:        func(*plan.Plan) Writer { return kernelWriter{} },
+	plan.FormatRaw:           newRawWriter,
+	plan.FormatGCE:           newGCEWriter,
+	plan.FormatContainerDisk: newContainerDiskWriter,
+}
+
+// dirWriter is a Writer whose output is a directory: dst is a fresh,
+// empty directory the assembler puts in place of the output as a whole.
+type dirWriter interface {
+	Writer
+	dirOutput()
 }
 
 // Formats lists the output formats this assembler writes, sorted.
@@ -87,10 +103,15 @@ type Written struct {
 	Payload int64 `json:"payload"`
 }
 
-// writeOutput runs w into a locked temp file beside out and renames it
-// into place only when it is complete, so a failed or interrupted build
-// leaves the previous output.
-func writeOutput(ctx context.Context, w Writer, format string, parts *Parts, out, work string) (*Written, error) {
+// writeOutput runs w into a locked temp file (or, for a directory
+// format, a temp directory) beside out and puts it in place only when it
+// is complete, so a failed or interrupted build leaves the previous
+// output. It returns what was written: the file, or each file of the
+// directory.
+func writeOutput(ctx context.Context, w Writer, format string, parts *Parts, out, work string) ([]Written, error) {
+	if dw, ok := w.(dirWriter); ok {
+		return writeDirOutput(ctx, dw, format, parts, out, work)
+	}
 	f, err := createTemp(out)
 	if err != nil {
 		return nil, err
@@ -106,17 +127,99 @@ func writeOutput(ctx context.Context, w Writer, format string, parts *Parts, out
 	if err != nil {
 		return nil, outputError(out, err)
 	}
-	fi, err := os.Stat(f.Name())
+	res, err := written(format, f.Name(), out, payload)
 	if err != nil {
-		return nil, fmt.Errorf("write %s: %w", out, err)
-	}
-	res := &Written{Format: format, Path: out, Size: fi.Size(), Payload: payload}
-	if res.SHA256, err = fsutil.SHA256File(f.Name()); err != nil {
-		return nil, fmt.Errorf("read back %s: %w", out, err)
+		return nil, err
 	}
 	if err := commit(f, out); err != nil {
 		return nil, outputError(out, err)
 	}
 	done = true
+	return []Written{*res}, nil
+}
+
+// written describes the finished file tmp that becomes out.
+func written(format, tmp, out string, payload int64) (*Written, error) {
+	fi, err := os.Stat(tmp)
+	if err != nil {
+		return nil, fmt.Errorf("write %s: %w", out, err)
+	}
+	res := &Written{Format: format, Path: out, Size: fi.Size(), Payload: payload}
+	if res.SHA256, err = fsutil.SHA256File(tmp); err != nil {
+		return nil, fmt.Errorf("read back %s: %w", out, err)
+	}
 	return res, nil
+}
+
+// writeDirOutput writes a directory format into a temp directory beside
+// out, then swaps it in: the old directory is moved aside, the new one
+// renamed into place, the old one removed. A crash in between leaves the
+// old directory under its temp name, which the next build removes.
+func writeDirOutput(ctx context.Context, w dirWriter, format string, parts *Parts, out, work string) ([]Written, error) {
+	if fi, err := os.Lstat(out); err == nil && !fi.IsDir() {
+		return nil, fmt.Errorf("output %s is a file, but the %s format writes a directory there; remove it or choose another -o", out, format)
+	}
+	tmp, lock, err := createWorkDir(out)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		lock.Close()
+		os.RemoveAll(tmp)
+	}()
+	if err := os.Remove(filepath.Join(tmp, ".lock")); err != nil {
+		return nil, err
+	}
+	if _, err := w.Write(ctx, parts, tmp, work); err != nil {
+		return nil, outputError(out, err)
+	}
+	entries, err := os.ReadDir(tmp)
+	if err != nil {
+		return nil, err
+	}
+	var res []Written
+	for _, e := range entries {
+		name := filepath.Join(tmp, e.Name())
+		r, err := written(format, name, filepath.Join(out, e.Name()), 0)
+		if err != nil {
+			return nil, err
+		}
+		res = append(res, *r)
+		if err := syncFile(name); err != nil {
+			return nil, outputError(out, err)
+		}
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return nil, err
+	}
+	old := ""
+	if _, err := os.Lstat(out); err == nil {
+		old = tmp + ".old"
+		if err := os.Rename(out, old); err != nil {
+			return nil, fmt.Errorf("write %s: %w", out, err)
+		}
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		if old != "" {
+			os.Rename(old, out)
+		}
+		return nil, fmt.Errorf("write %s: %w", out, err)
+	}
+	if old != "" {
+		os.RemoveAll(old)
+	}
+	if d, err := os.Open(filepath.Dir(out)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return res, nil
+}
+
+func syncFile(p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
 }

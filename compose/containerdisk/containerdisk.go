@@ -119,14 +119,40 @@ func writeLayerTar(w io.Writer, isoPath, name string, size int64) error {
 // WriteArchive writes img as an OCI image layout archive at out
 // (atomically: a temporary file renamed into place), with ref as its
 // org.opencontainers.image.ref.name.
-func WriteArchive(out string, img v1.Image, ref string) (err error) {
+func WriteArchive(out string, img v1.Image, ref string) error {
 	dir, err := os.MkdirTemp(filepath.Dir(out), ".containerdisk-*")
 	if err != nil {
 		return fmt.Errorf("containerdisk: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	root := filepath.Join(dir, "layout")
-	p, err := layout.Write(root, empty.Index)
+	tmp := filepath.Join(dir, "out.tar")
+	f, err := os.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("containerdisk: %w", err)
+	}
+	if err := Write(f, img, ref, dir); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("containerdisk: %w", err)
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		return fmt.Errorf("containerdisk: %w", err)
+	}
+	return nil
+}
+
+// Write writes img to w as an OCI image layout archive with ref as its
+// org.opencontainers.image.ref.name, laying the layout out in a scratch
+// directory below work first.
+func Write(w io.Writer, img v1.Image, ref, work string) error {
+	dir, err := os.MkdirTemp(work, "layout-*")
+	if err != nil {
+		return fmt.Errorf("containerdisk: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	p, err := layout.Write(dir, empty.Index)
 	if err != nil {
 		return fmt.Errorf("containerdisk: layout: %w", err)
 	}
@@ -137,20 +163,8 @@ func WriteArchive(out string, img v1.Image, ref string) (err error) {
 	if err := p.AppendImage(img, opts...); err != nil {
 		return fmt.Errorf("containerdisk: layout: %w", err)
 	}
-	tmp := filepath.Join(dir, "out.tar")
-	f, err := os.Create(tmp)
-	if err != nil {
-		return fmt.Errorf("containerdisk: %w", err)
-	}
-	if err := tarTree(f, root); err != nil {
-		f.Close()
+	if err := tarTree(w, dir); err != nil {
 		return fmt.Errorf("containerdisk: archive: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("containerdisk: %w", err)
-	}
-	if err := os.Rename(tmp, out); err != nil {
-		return fmt.Errorf("containerdisk: %w", err)
 	}
 	return nil
 }
@@ -234,4 +248,71 @@ func ReadDisk(img v1.Image) (*tar.Header, []byte, error) {
 			return h, b.Bytes(), nil
 		}
 	}
+}
+
+// ReadArchive opens the image in an OCI image layout archive as
+// WriteArchive writes it, unpacking the layout into a scratch directory
+// below work (which the caller removes).
+func ReadArchive(archive, work string) (v1.Image, error) {
+	f, err := os.Open(archive)
+	if err != nil {
+		return nil, fmt.Errorf("containerdisk: %w", err)
+	}
+	defer f.Close()
+	dir, err := os.MkdirTemp(work, "layout-*")
+	if err != nil {
+		return nil, fmt.Errorf("containerdisk: %w", err)
+	}
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("containerdisk: %s: not an OCI layout archive: %w", archive, err)
+		}
+		name := filepath.Clean(filepath.FromSlash(h.Name))
+		if !filepath.IsLocal(name) {
+			return nil, fmt.Errorf("containerdisk: %s: entry %q leaves the archive", archive, h.Name)
+		}
+		p := filepath.Join(dir, name)
+		switch h.Typeflag {
+		case tar.TypeDir:
+			if err := os.MkdirAll(p, 0o755); err != nil {
+				return nil, err
+			}
+		case tar.TypeReg:
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				return nil, err
+			}
+			out, err := os.Create(p)
+			if err != nil {
+				return nil, err
+			}
+			_, err = io.Copy(out, tr)
+			if cerr := out.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return nil, fmt.Errorf("containerdisk: %s: %w", archive, err)
+			}
+		}
+	}
+	idx, err := layout.ImageIndexFromPath(dir)
+	if err != nil {
+		return nil, fmt.Errorf("containerdisk: %s: not an OCI layout archive: %w", archive, err)
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("containerdisk: %s: %w", archive, err)
+	}
+	if len(m.Manifests) != 1 {
+		return nil, fmt.Errorf("containerdisk: %s: %d images in the layout, want 1", archive, len(m.Manifests))
+	}
+	img, err := idx.Image(m.Manifests[0].Digest)
+	if err != nil {
+		return nil, fmt.Errorf("containerdisk: %s: %w", archive, err)
+	}
+	return img, nil
 }

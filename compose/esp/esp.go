@@ -103,6 +103,7 @@ func Build(w io.Writer, files []File, mtime time.Time) (int64, error) {
 	if err := binary.Write(&hdr, binary.LittleEndian, newBootSector(l, serial)); err != nil {
 		return 0, fmt.Errorf("encode boot sector: %w", err)
 	}
+	hdr.Write(make([]byte, int(l.reservedSectors)*sectorSize-hdr.Len()))
 	fatBytes := encodeFAT(l, fat)
 	for range numFATs {
 		hdr.Write(fatBytes)

@@ -67,7 +67,7 @@ func newBootSector(l *layout, volumeID uint32) *bootSector {
 		Jump:              [3]byte{0xeb, 0x3c, 0x90}, // jmp to BootCode; nop
 		BytesPerSector:    sectorSize,
 		SectorsPerCluster: uint8(l.sectorsPerCluster),
-		ReservedSectors:   reservedSectors,
+		ReservedSectors:   uint16(l.reservedSectors),
 		NumFATs:           numFATs,
 		RootEntries:       uint16(l.rootEntries),
 		Media:             mediaFixed,

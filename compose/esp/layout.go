@@ -3,8 +3,10 @@ package esp
 import "errors"
 
 const (
-	reservedSectors = 1
-	numFATs         = 2
+	// minReservedSectors is the boot sector alone; fit adds reserved
+	// sectors so that the data area starts on a CD sector (see imageAlign).
+	minReservedSectors = 1
+	numFATs            = 2
 
 	// The FAT type is decided by the cluster count alone: below 4085 it is
 	// FAT12, below 65525 FAT16. Drivers disagree by one at the edges, so
@@ -18,7 +20,10 @@ const (
 	maxSectorsPerCluster = 64
 
 	// imageAlign is the granularity of the image: 2048-byte CD sectors, so
-	// the ISO can embed it as the El Torito EFI image.
+	// the ISO can embed it as the El Torito EFI image. The data area and
+	// every cluster are aligned to it too, so a file's data starts on a CD
+	// sector of the ISO holding the image and an ISO9660 file can point at
+	// it (the BIOS loader reads the UKI's kernel and initrd that way).
 	imageAlign = 2048 / sectorSize
 )
 
@@ -29,6 +34,7 @@ var fatTypes = []int{12, 16}
 // layout is the geometry of an image.
 type layout struct {
 	fatBits           int // 12 or 16
+	reservedSectors   uint32
 	sectorsPerCluster uint32
 	rootEntries       uint32
 	fatSectors        uint32 // per FAT
@@ -39,7 +45,14 @@ type layout struct {
 func (l *layout) clusterSize() uint32 { return l.sectorsPerCluster * sectorSize }
 func (l *layout) rootSectors() uint32 { return l.rootEntries * dirEntrySize / sectorSize }
 func (l *layout) metaSectors() uint32 {
-	return reservedSectors + numFATs*l.fatSectors + l.rootSectors()
+	return l.reservedSectors + numFATs*l.fatSectors + l.rootSectors()
+}
+
+// alignData sets the reserved sectors so that the data area starts on an
+// imageAlign boundary.
+func (l *layout) alignData() {
+	l.reservedSectors = minReservedSectors
+	l.reservedSectors += (imageAlign - l.metaSectors()%imageAlign) % imageAlign
 }
 
 // clustersFor returns how many clusters n's data takes with clusters of cs
@@ -60,7 +73,8 @@ func clustersFor(n *node, isRoot bool, cs uint32) uint32 {
 func planLayout(root *node) (*layout, error) {
 	var best *layout
 	for _, bits := range fatTypes {
-		for spc := uint32(1); spc <= maxSectorsPerCluster; spc *= 2 {
+		// Clusters of at least a CD sector keep every cluster aligned.
+		for spc := uint32(imageAlign); spc <= maxSectorsPerCluster; spc *= 2 {
 			l, ok := fit(root, bits, spc)
 			if ok && (best == nil || l.totalSectors < best.totalSectors) {
 				best = l
@@ -99,6 +113,7 @@ func fit(root *node, bits int, spc uint32) (*layout, bool) {
 	for {
 		l.clusters = uint32(c)
 		l.fatSectors = fatSectors(bits, l.clusters)
+		l.alignData()
 		total := roundUp64(uint64(l.metaSectors())+c*uint64(spc), imageAlign)
 		c2 := (total - uint64(l.metaSectors())) / uint64(spc)
 		if c2 > hi || total > 0xffffffff {

@@ -129,6 +129,41 @@ func entryName(e dirEntry) string {
 // ReadFile returns the file at a slash-separated path such as
 // "EFI/BOOT/BOOTX64.EFI" (case-insensitive, 8.3 names).
 func (fs *FS) ReadFile(path string) ([]byte, error) {
+	e, err := fs.lookup(path)
+	if err != nil {
+		return nil, err
+	}
+	return fs.chain(uint32(e.ClusterLow), int64(e.FileSize))
+}
+
+// Extent returns where the file at path lies in the image: the byte offset
+// of its data and its size. It fails unless the file's clusters follow one
+// another, as Build always lays them out, since only then is the file one
+// byte range of the image another format can point at.
+func (fs *FS) Extent(path string) (off, size int64, err error) {
+	e, err := fs.lookup(path)
+	if err != nil {
+		return 0, 0, err
+	}
+	size = int64(e.FileSize)
+	first := uint32(e.ClusterLow)
+	if size == 0 {
+		return 0, 0, nil
+	}
+	n := (size + fs.cluster - 1) / fs.cluster
+	if first < 2 || int64(first-2)+n > int64(fs.clusters) {
+		return 0, 0, fmt.Errorf("ESP: %s: clusters outside the image", path)
+	}
+	for i := range uint32(n - 1) {
+		if c := first + i; fs.next(c) != c+1 {
+			return 0, 0, fmt.Errorf("ESP: %s is fragmented (cluster %d is not followed by %d)", path, c, c+1)
+		}
+	}
+	return fs.dataOff + int64(first-2)*fs.cluster, size, nil
+}
+
+// lookup finds the directory entry of the regular file at path.
+func (fs *FS) lookup(path string) (*dirEntry, error) {
 	root := make([]byte, int64(fs.bs.RootEntries)*dirEntrySize)
 	if _, err := fs.r.ReadAt(root, fs.rootOff); err != nil {
 		return nil, fmt.Errorf("ESP: read root directory: %w", err)
@@ -152,7 +187,7 @@ func (fs *FS) ReadFile(path string) ([]byte, error) {
 		case last && isDir:
 			return nil, fmt.Errorf("ESP: %s is a directory", path)
 		case last:
-			return fs.chain(uint32(found.ClusterLow), int64(found.FileSize))
+			return found, nil
 		case !isDir:
 			return nil, fmt.Errorf("ESP: %s: %s is not a directory", path, part)
 		}

@@ -79,6 +79,11 @@ type Options struct {
 	Aliases []Alias
 	// BIOS, when set, makes the image boot on PC BIOS too.
 	BIOS *BIOSBoot
+	// DiskSize, when set, makes the image a disk of that many bytes (a
+	// multiple of 512, no smaller than the image): the ISO volume first, then
+	// a hole, and the backup GPT in the disk's last blocks, where a GPT
+	// disk keeps it. Zero ends the image right after the volume.
+	DiskSize int64
 	// ModTime is the single timestamp written everywhere
 	// (SOURCE_DATE_EPOCH). The zero value means the Unix epoch.
 	ModTime time.Time
@@ -114,6 +119,9 @@ func (o *Options) Validate() error {
 		if len(b.MBR) != 0 && len(b.MBR) < mbrCodeLen {
 			return fmt.Errorf("BIOS MBR boot code: %d bytes, want at least %d (isohdpfx.bin)", len(b.MBR), mbrCodeLen)
 		}
+	}
+	if o.DiskSize < 0 || o.DiskSize%lbaSize != 0 {
+		return fmt.Errorf("disk size %d: not a multiple of %d bytes", o.DiskSize, lbaSize)
 	}
 	return nil
 }
@@ -156,6 +164,29 @@ func WriteTo(ctx context.Context, w io.Writer, opts Options) (int64, error) {
 		return n, fmt.Errorf("copy image: %w", err)
 	}
 	return n, nil
+}
+
+// Size returns the size of the image Write would write for opts with
+// DiskSize unset: the ISO volume and the backup GPT after it. It plans the
+// layout (stat'ing the payload) without writing anything.
+func Size(ctx context.Context, opts Options) (int64, error) {
+	opts.DiskSize = 0
+	if err := opts.Validate(); err != nil {
+		return 0, err
+	}
+	t, err := planTree(ctx, opts.Files, opts.Aliases)
+	if err != nil {
+		return 0, err
+	}
+	l, err := planLayout(&opts, t)
+	if err != nil {
+		return 0, err
+	}
+	tables, err := l.hybridTables(make([]byte, sha256.Size))
+	if err != nil {
+		return 0, err
+	}
+	return int64(tables.totalLBA) * lbaSize, nil
 }
 
 // Write builds the image at out, creating or truncating it. On error out
@@ -290,13 +321,12 @@ func (l *layout) emit(ctx context.Context, f *os.File) error {
 	if err != nil {
 		return err
 	}
-	if _, err := e.Write(make([]byte, int64(tables.tailLBA)*lbaSize-e.pos)); err != nil {
-		return fail(err)
-	}
-	if _, err := e.Write(tables.tail); err != nil {
-		return fail(err)
-	}
 	if err := e.w.Flush(); err != nil {
+		return fail(err)
+	}
+	// The backup GPT goes at its place; a disk's free space in between is
+	// left a hole.
+	if _, err := f.WriteAt(tables.tail, int64(tables.tailLBA)*lbaSize); err != nil {
 		return fail(err)
 	}
 	if _, err := f.WriteAt(tables.head, 0); err != nil {
@@ -357,6 +387,12 @@ func (l *layout) hybridTables(digest []byte) (*hybridTables, error) {
 	const lbasPerSector = sectorSize / lbaSize
 	tailLBAs := uint64(1+gptEntryLBAs+lbasPerSector-1) / lbasPerSector * lbasPerSector
 	total := uint64(l.volume)*lbasPerSector + tailLBAs
+	if d := uint64(l.opts.DiskSize) / lbaSize; d > 0 {
+		if d < total {
+			return nil, fmt.Errorf("disk size %d bytes: the image needs at least %d", l.opts.DiskSize, total*lbaSize)
+		}
+		total = d
+	}
 	first := uint64(l.espLBA) * lbasPerSector
 	parts := []Partition{{
 		Index:    1,

@@ -44,22 +44,11 @@ func (r *Resolver) Stub(ctx context.Context, locked *Package) (string, Package, 
 		}
 		p = packageOf(found)
 	}
-	final := r.stubCachePath(p, member)
-	if _, err := os.Stat(final); err == nil {
-		return final, p, nil
-	}
-	deb, err := r.fetchPackage(ctx, p)
+	final, err := r.packageMember(ctx, "stubs", p, member)
 	if err != nil {
 		return "", Package{}, fmt.Errorf("UEFI stub: %w", err)
 	}
-	if err := extractMember(deb, member, final); err != nil {
-		return "", Package{}, fmt.Errorf("UEFI stub: %s %s: %w", p.Name, p.Version, err)
-	}
 	return final, p, nil
-}
-
-func (r *Resolver) stubCachePath(p Package, member string) string {
-	return filepath.Join(r.CacheDir, "stubs", strings.ToLower(p.SHA256)+"-"+path.Base(member))
 }
 
 // IsStubCached says whether the stub of the locked package p is in the
@@ -69,7 +58,7 @@ func (r *Resolver) IsStubCached(p Package) bool {
 	if !ok {
 		return false
 	}
-	_, err := os.Stat(r.stubCachePath(p, member))
+	_, err := os.Stat(r.memberCachePath("stubs", p, member))
 	return err == nil
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/tinyboot/tinyboot/compose/initramfs"
 	"github.com/tinyboot/tinyboot/compose/kernel"
+	"github.com/tinyboot/tinyboot/internal/arch"
 	"github.com/tinyboot/tinyboot/spec/baked"
 )
 
@@ -25,6 +26,9 @@ import (
 type Plan struct {
 	// Name is the machine's name (the spec's name).
 	Name string
+	// Arch is the image's architecture (see internal/arch); the kernel,
+	// the stub, the app and the agent are all for it.
+	Arch arch.Arch
 	// Epoch stamps every file time in every output.
 	Epoch time.Time
 	// Compression of the initramfs segments.
@@ -68,6 +72,12 @@ type Plan struct {
 	// ZoneinfoSHA256 is the sha256 of the zone database shipped in Files
 	// for the spec's timezone ("" when none), for the lock.
 	ZoneinfoSHA256 string
+	// BIOS is ISOLINUX, which makes the ISO and the raw disk boot on PC
+	// BIOS too; nil leaves them UEFI-only.
+	BIOS *kernel.BIOSLoader
+	// DiskSize is the raw disk's size in bytes; 0 rounds the image up to
+	// a whole MiB. The gce disk is always a whole number of GiB.
+	DiskSize int64
 }
 
 // Input is a host file or tree the image is made from, with where it came
@@ -158,17 +168,28 @@ type Transform interface {
 	Apply(ctx context.Context, uki []byte) ([]byte, error)
 }
 
-// Output is one file to write.
+// Output is one file (or, for FormatKernel, directory) to write.
 type Output struct {
-	// Format names the writer: FormatISO.
+	// Format names the writer: one of the Format constants.
 	Format string
 	// Path is the absolute destination.
 	Path string
 }
 
-// Output formats.
+// Output formats, named as the spec's formats key names them (the
+// composer's tests check that the two lists agree).
 const (
-	// FormatISO is the hybrid ISO: El Torito EFI boot image plus GPT ESP,
-	// so it boots from a CD, a USB stick or a raw disk.
+	// FormatISO is the hybrid ISO: El Torito BIOS and EFI boot images plus
+	// a GPT ESP, so it boots from a CD, a USB stick or a raw disk.
 	FormatISO = "iso"
+	// FormatUKI is the unified kernel image alone.
+	FormatUKI = "uki"
+	// FormatKernel is a directory with vmlinuz, initrd.img and cmdline.
+	FormatKernel = "kernel"
+	// FormatRaw is the hybrid image as a GPT disk of a chosen size.
+	FormatRaw = "raw"
+	// FormatGCE is a raw disk of whole GiB as disk.raw in a .tar.gz.
+	FormatGCE = "gce"
+	// FormatContainerDisk is a KubeVirt containerDisk holding the ISO.
+	FormatContainerDisk = "containerdisk"
 )

@@ -36,6 +36,19 @@ type Section struct {
 	Name string // PE section name, at most 8 bytes, e.g. ".linux"
 	Data io.ReaderAt
 	Size int64
+	// FileAlign, when not 0, is a power of two the section's file offset
+	// must be a multiple of, beyond the stub's FileAlignment. The padding
+	// goes into the raw size of the section before it (zeros past its
+	// VirtualSize), so the file stays a gapless run of sections as
+	// Authenticode hashing expects. An aligned kernel and initrd can be
+	// pointed at from outside the UKI: the ISO's BIOS loader reads them.
+	FileAlign int64
+}
+
+// Aligned returns sec with FileAlign set to align.
+func (sec Section) Aligned(align int64) Section {
+	sec.FileAlign = align
+	return sec
 }
 
 // Bytes returns a Section holding b.
@@ -65,7 +78,7 @@ func Build(w io.Writer, stub []byte, sections []Section) (int64, error) {
 		return 0, fmt.Errorf("stub header has room for %d more section headers, need %d", room, len(sections))
 	}
 	head := bytes.Clone(s.head)
-	if !bytes.Equal(head[oldEnd:newEnd], make([]byte, newEnd-oldEnd)) {
+	if !isHeaderPadding(head[oldEnd:newEnd]) {
 		return 0, errors.New("stub has data right after its section table where new headers must go")
 	}
 
@@ -76,20 +89,42 @@ func Build(w io.Writer, stub []byte, sections []Section) (int64, error) {
 	va := alignUp(uint64(max(s.virtualEnd, s.oh.SizeOfImage)), virtAlign)
 	headers := make([]pe.SectionHeader32, len(sections))
 	initData := uint64(s.oh.SizeOfInitializedData)
+	// File offsets first: an aligned section pads the one before it.
 	for i, sec := range sections {
+		if a := uint64(sec.FileAlign); a > fileAlign {
+			if a&(a-1) != 0 {
+				return 0, fmt.Errorf("section %s: file alignment %d is not a power of two", sec.Name, a)
+			}
+			if pad := alignUp(off, a) - off; pad > 0 {
+				if i == 0 {
+					return 0, fmt.Errorf("section %s: the first appended section cannot be aligned beyond the stub's file alignment %d", sec.Name, fileAlign)
+				}
+				headers[i-1].SizeOfRawData += uint32(pad)
+				initData += pad
+				off += pad
+			}
+		}
 		raw := alignUp(uint64(sec.Size), fileAlign)
 		h := &headers[i]
 		copy(h.Name[:], sec.Name)
 		h.VirtualSize = uint32(sec.Size)
-		h.VirtualAddress = uint32(va)
 		h.SizeOfRawData = uint32(raw)
 		h.PointerToRawData = uint32(off)
 		h.Characteristics = sectionFlags
 		off += raw
-		va = alignUp(va+uint64(sec.Size), virtAlign)
 		initData += raw
-		if off > 0xffffffff || va > 0xffffffff || initData > 0xffffffff {
+		if off > 0xffffffff || initData > 0xffffffff {
 			return 0, fmt.Errorf("image would exceed 4 GiB at section %q", sec.Name)
+		}
+	}
+	// Then memory: each section's span covers its raw data too, so a
+	// loader that maps all of SizeOfRawData overlaps nothing.
+	for i := range headers {
+		h := &headers[i]
+		h.VirtualAddress = uint32(va)
+		va = alignUp(va+uint64(max(h.VirtualSize, h.SizeOfRawData)), virtAlign)
+		if va > 0xffffffff {
+			return 0, fmt.Errorf("image would exceed 4 GiB at section %q", sections[i].Name)
 		}
 	}
 	total := int64(off)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"debug/pe"
 	"errors"
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -99,8 +100,17 @@ func checkUKI(t *testing.T, stub []byte, sections []Section) []byte {
 		if int64(s.VirtualSize) != want.Size {
 			t.Errorf("%s VirtualSize %d, want %d", s.Name, s.VirtualSize, want.Size)
 		}
-		if s.Size != uint32(alignUp(uint64(want.Size), uint64(oh.FileAlignment))) {
+		rawWant := uint32(alignUp(uint64(want.Size), uint64(oh.FileAlignment)))
+		if i+1 < len(sections) && sections[i+1].FileAlign > int64(oh.FileAlignment) {
+			// Padded so that the next section starts aligned.
+			if s.Size < rawWant || s.Size >= rawWant+uint32(sections[i+1].FileAlign) {
+				t.Errorf("%s SizeOfRawData %#x not the aligned size plus padding", s.Name, s.Size)
+			}
+		} else if s.Size != rawWant {
 			t.Errorf("%s SizeOfRawData %#x not the aligned size", s.Name, s.Size)
+		}
+		if want.FileAlign != 0 && s.Offset%uint32(want.FileAlign) != 0 {
+			t.Errorf("%s at file offset %#x, want a multiple of %#x", s.Name, s.Offset, want.FileAlign)
 		}
 		if s.Offset%oh.FileAlignment != 0 || s.VirtualAddress%minVirtualAlign != 0 {
 			t.Errorf("%s misaligned: offset %#x va %#x", s.Name, s.Offset, s.VirtualAddress)
@@ -169,6 +179,9 @@ func TestBuild(t *testing.T) {
 		{"section alignment 0x2000", stubOpts{sections: []stubSection{text, data}, headerRoom: 5, sectAlign: 0x2000}, testSections()},
 		{"exact room", stubOpts{sections: []stubSection{text}, headerRoom: 1}, []Section{Bytes(SectionLinux, []byte{1})}},
 		{"linux only, odd size", stubOpts{sections: []stubSection{text}, headerRoom: 5}, []Section{Bytes(SectionLinux, pattern(513, 9))}},
+		{"kernel and initrd on 2048-byte file offsets", stubOpts{sections: []stubSection{text, data, sdm}, headerRoom: 5}, []Section{
+			Bytes(SectionOSRel, pattern(77, 2)), Bytes(SectionUname, pattern(4000, 4)),
+			Bytes(SectionLinux, pattern(9001, 5)).Aligned(2048), Bytes(SectionInitrd, pattern(3333, 6)).Aligned(2048)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -316,4 +329,47 @@ func FuzzBuild(f *testing.F) {
 			t.Fatalf(".linux read back wrong: %v", err)
 		}
 	})
+}
+
+func TestBuildAlignErrors(t *testing.T) {
+	stub := defaultStub(t)
+	tests := []struct {
+		name     string
+		sections []Section
+		want     string
+	}{
+		{"not a power of two", []Section{Bytes(SectionOSRel, []byte("a")), Bytes(SectionLinux, []byte{1}).Aligned(3000)}, "not a power of two"},
+		{"first section", []Section{Bytes(SectionLinux, []byte{1}).Aligned(1 << 20)}, "first appended section"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Build(io.Discard, stub, tt.sections)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Build: %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestIsHeaderPadding(t *testing.T) {
+	nop := []byte{0x1f, 0x20, 0x03, 0xd5}
+	tests := []struct {
+		name string
+		b    []byte
+		want bool
+	}{
+		{"zeros", make([]byte, 80), true},
+		{"aarch64 nops", bytes.Repeat(nop, 20), true},
+		{"nops then zeros", append(bytes.Repeat(nop, 10), make([]byte, 40)...), true},
+		{"data", append(bytes.Repeat(nop, 19), 1, 2, 3, 4), false},
+		{"nop cut short", append(bytes.Repeat(nop, 19), 0x1f, 0x20), false},
+		{"misaligned nop", append([]byte{0, 0}, bytes.Repeat(nop, 19)...), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := isHeaderPadding(tt.b); got != tt.want {
+				t.Errorf("isHeaderPadding = %v, want %v", got, tt.want)
+			}
+		})
+	}
 }

@@ -5,20 +5,17 @@
 package bootdisk
 
 import (
-	"archive/tar"
-	"compress/gzip"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/tinyboot/tinyboot/compose/esp"
+	"github.com/tinyboot/tinyboot/compose/gce"
 )
 
 // GCEDiskName is the one file a GCE image archive holds.
-const GCEDiskName = "disk.raw"
+const GCEDiskName = gce.DiskName
 
 // UKIDisk writes into dir a disk image that is a FAT ESP holding the UKI
 // at path as the removable-media boot path EFI/BOOT/BOOTX64.EFI, so UEFI
@@ -58,73 +55,20 @@ func UKIDisk(path, dir string) (string, error) {
 func ExtractGCE(path, dir string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return "", fmt.Errorf("%w", err)
+		return "", err
 	}
 	defer f.Close()
-	zr, err := gzip.NewReader(f)
+	out := filepath.Join(dir, GCEDiskName)
+	w, err := os.Create(out)
 	if err != nil {
-		return "", fmt.Errorf("%s: not a gzip archive (a GCE image is a .tar.gz holding %s): %w", path, GCEDiskName, err)
+		return "", err
 	}
-	tr := tar.NewReader(zr)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return "", fmt.Errorf("%s: no %s in the archive (a GCE image holds exactly that file)", path, GCEDiskName)
-		}
-		if err != nil {
-			return "", fmt.Errorf("%s: read archive: %w", path, err)
-		}
-		if h.Name != GCEDiskName || h.Typeflag != tar.TypeReg {
-			continue
-		}
-		out := filepath.Join(dir, GCEDiskName)
-		if err := writeSparse(out, tr, h.Size); err != nil {
-			return "", fmt.Errorf("%s: extract %s: %w", path, GCEDiskName, err)
-		}
-		return out, nil
-	}
-}
-
-// writeSparse copies size bytes of r to a new file at path, seeking over
-// all-zero blocks instead of writing them.
-func writeSparse(path string, r io.Reader, size int64) error {
-	w, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	buf := make([]byte, 1<<20)
-	var off int64
-	for off < size {
-		n, err := io.ReadFull(r, buf[:min(int64(len(buf)), size-off)])
-		if n > 0 {
-			if isZero(buf[:n]) {
-				if _, err := w.Seek(int64(n), io.SeekCurrent); err != nil {
-					w.Close()
-					return err
-				}
-			} else if _, err := w.Write(buf[:n]); err != nil {
-				w.Close()
-				return err
-			}
-			off += int64(n)
-		}
-		if err != nil {
-			w.Close()
-			return fmt.Errorf("after %d of %d bytes: %w", off, size, err)
-		}
-	}
-	if err := w.Truncate(size); err != nil {
+	if _, err := gce.Extract(f, w); err != nil {
 		w.Close()
-		return err
+		return "", fmt.Errorf("%s: %w", path, err)
 	}
-	return w.Close()
-}
-
-func isZero(b []byte) bool {
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
+	if err := w.Close(); err != nil {
+		return "", err
 	}
-	return true
+	return out, nil
 }

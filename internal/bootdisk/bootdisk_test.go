@@ -56,7 +56,7 @@ func TestExtractGCE(t *testing.T) {
 	}
 	empty := filepath.Join(dir, "empty.tar.gz")
 	writeArchive(t, empty, "other.txt", []byte("x"))
-	if _, err := ExtractGCE(empty, out); err == nil || !strings.Contains(err.Error(), "no disk.raw") {
+	if _, err := ExtractGCE(empty, out); err == nil || !strings.Contains(err.Error(), "want the file disk.raw") {
 		t.Errorf("archive without disk.raw: %v", err)
 	}
 }

@@ -26,9 +26,10 @@ func LookPath(name string) (string, error) {
 	}
 	p, err := exec.LookPath(name)
 	if err != nil {
-		return "", fmt.Errorf("%w: %s is not installed; install it with `apt-get install qemu-system-x86` "+
-			"(Fedora: dnf install qemu-system-x86, Arch: pacman -S qemu-system-x86, macOS: brew install qemu)",
-			ErrNoQEMU, name)
+		deb, other := qemuPackages(name)
+		return "", fmt.Errorf("%w: %s is not installed; install it with `apt-get install %s` "+
+			"(Fedora: dnf install %s, Arch: pacman -S %s, macOS: brew install qemu)",
+			ErrNoQEMU, name, deb, other, other)
 	}
 	return p, nil
 }
@@ -50,6 +51,9 @@ var accelCache struct {
 func ResolveAccel(ctx context.Context, qemuPath string, a Accel) (Accel, error) {
 	if a != AccelAuto && a != "" {
 		return a, nil
+	}
+	if filepath.Base(qemuPath) == arm64Binary {
+		return resolveAccelArm64(a), nil
 	}
 	accelCache.Lock()
 	defer accelCache.Unlock()

@@ -52,15 +52,18 @@ func ParseAccel(s string) (Accel, error) {
 
 // Config describes a machine to boot.
 type Config struct {
-	QEMU string // emulator binary; DefaultBinary when empty
+	// Arch is the image's architecture: "" or amd64 for a PC, arm64 for
+	// QEMU's virt machine (see aarch64.go).
+	Arch string
+	QEMU string // emulator binary; DefaultBinary (arm64: qemu-system-aarch64) when empty
 
 	// Machine is the machine type; MachineQ35 when empty.
 	Machine Machine
 	// FirmwareKind is what runs first: FirmwareUEFI when empty, or
 	// FirmwareNone when Kernel is set.
 	FirmwareKind FirmwareKind
-	// Firmware is the OVMF pair FirmwareUEFI boots; found with
-	// FindFirmware("") when zero. Unused by the other kinds.
+	// Firmware is the OVMF pair FirmwareUEFI boots (AAVMF for arm64);
+	// found with FindFirmware("") when zero. Unused by the other kinds.
 	Firmware Firmware
 
 	Image  string // boot image; none when empty (the firmware boots to its shell)
@@ -112,6 +115,9 @@ var memoryRE = regexp.MustCompile(`^[1-9][0-9]*[KMGTkmgt]?$`)
 func (c Config) withDefaults() (Config, error) {
 	if c.QEMU == "" {
 		c.QEMU = DefaultBinary
+		if c.IsArm64() {
+			c.QEMU = arm64Binary
+		}
 	}
 	if c.Medium == "" {
 		c.Medium = MediumCDROM
@@ -166,6 +172,9 @@ func BuildArgs(cfg Config, inst Instance) ([]string, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
+	}
+	if cfg.IsArm64() {
+		return buildArgsArm64(cfg, inst)
 	}
 	uefi := cfg.FirmwareKind == FirmwareUEFI
 	if uefi && (cfg.Firmware.Code == "" || cfg.Firmware.Vars == "") {

@@ -58,6 +58,14 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.IsArm64() {
+		if cfg.Firmware == (Firmware{}) {
+			if cfg.Firmware, err = FindFirmwareArm64(""); err != nil {
+				return nil, err
+			}
+		}
+		cfg.Accel = resolveAccelArm64(cfg.Accel)
+	}
 	uefi := cfg.FirmwareKind == FirmwareUEFI
 	if uefi && cfg.Firmware == (Firmware{}) {
 		if cfg.Firmware, err = FindFirmware(""); err != nil {

@@ -29,6 +29,8 @@ type Config struct {
 	Version  int    `json:"version"`
 	Name     string `json:"name"`
 	Hostname string `json:"hostname"`
+	// Arch is the image's architecture (amd64, arm64).
+	Arch string `json:"arch,omitempty"`
 	// KernelVersion names /lib/modules/<KernelVersion> in the initramfs.
 	KernelVersion string `json:"kernel_version"`
 	// Modules are in load order: every module after its dependencies.
