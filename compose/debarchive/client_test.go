@@ -139,29 +139,29 @@ func TestErrors(t *testing.T) {
 		{"mirror 404", func(t *testing.T, a *debtest.Archive, c *Client) string {
 			c.Sources[0].URL = a.Server.URL + "/elsewhere"
 			return "linux-image-amd64"
-		}, []string{"/elsewhere suite stable (from test)", "404", "check the URL and the suite"}, []string{"dists", "indexes"}},
+		}, []string{"/elsewhere suite stable (from test)", "404", "check the URL and the suite"}, []string{ReleasesKind, IndexesKind}},
 		{"mirror unreachable", func(t *testing.T, a *debtest.Archive, c *Client) string {
 			c.Sources[0].URL = "http://127.0.0.1:1/debian"
 			return "linux-image-amd64"
-		}, []string{"archive http://127.0.0.1:1/debian suite stable", "reachable", "network"}, []string{"dists", "indexes"}},
+		}, []string{"archive http://127.0.0.1:1/debian suite stable", "reachable", "network"}, []string{ReleasesKind, IndexesKind}},
 		{"unknown signer", func(t *testing.T, a *debtest.Archive, c *Client) string {
 			c.Keyring = openpgpList(debtest.NewKey(t, "someone else"))
 			return "linux-image-amd64"
-		}, []string{"suite stable", "signed by none of the trusted keys", "keyring", "nothing was cached"}, []string{"dists", "indexes"}},
+		}, []string{"suite stable", "signed by none of the trusted keys", "keyring", "nothing was cached"}, []string{ReleasesKind, IndexesKind}},
 		{"tampered signed line", func(t *testing.T, a *debtest.Archive, c *Client) string {
 			ir := a.Get("dists/stable/InRelease")
 			a.Set("dists/stable/InRelease", bytes.Replace(ir, []byte("Codename: stable"), []byte("Codename: stablf"), 1))
 			return "linux-image-amd64"
-		}, []string{"suite stable", "does not verify", "nothing was cached"}, []string{"dists", "indexes"}},
+		}, []string{"suite stable", "does not verify", "nothing was cached"}, []string{ReleasesKind, IndexesKind}},
 		{"not signed", func(t *testing.T, a *debtest.Archive, c *Client) string {
 			a.Set("dists/stable/InRelease", []byte("Suite: stable\nSHA256:\n"))
 			return "linux-image-amd64"
-		}, []string{"suite stable", "not a clearsigned OpenPGP message"}, []string{"dists", "indexes"}},
+		}, []string{"suite stable", "not a clearsigned OpenPGP message"}, []string{ReleasesKind, IndexesKind}},
 		{"expired Valid-Until", func(t *testing.T, a *debtest.Archive, c *Client) string {
 			c.Now = func() time.Time { return debtest.Now.Add(8 * 24 * time.Hour) }
 			c.Sources[0].Suites = []string{"stable-security"}
 			return "linux-image-amd64"
-		}, []string{"suite stable-security", "expired", "Valid-Until"}, []string{"dists", "indexes"}},
+		}, []string{"suite stable-security", "expired", "Valid-Until"}, []string{ReleasesKind, IndexesKind}},
 		{"index hash mismatch", func(t *testing.T, a *debtest.Archive, c *Client) string {
 			p := "dists/stable/main/binary-amd64/Packages.gz"
 			a.Set(p, debtest.Gzip(t, []byte("Package: evil\nVersion: 1\nFilename: pool/e.deb\nSHA256: "+strings.Repeat("0", 64)+"\n")))
@@ -257,7 +257,7 @@ func TestLocked(t *testing.T) {
 	}
 
 	// A new client (a later build) over the cache the download filled.
-	warm := client(a, empty.Cache.(DirCache).Root, "stable", "stable-security")
+	warm := client(a, empty.Cache.Root(), "stable", "stable-security")
 	a.Requests()
 	for _, pin := range pins {
 		if _, err := warm.Download(ctx, pin); err != nil {

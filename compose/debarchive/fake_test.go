@@ -7,16 +7,17 @@ import (
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/tinyboot/tinyboot/internal/cache"
 	"github.com/tinyboot/tinyboot/internal/debtest"
 )
 
 // client is a Client of the fake archive's suites with its key trusted,
-// caching in cache.
-func client(a *debtest.Archive, cache string, suites ...string) *Client {
+// caching in the cache at dir.
+func client(a *debtest.Archive, dir string, suites ...string) *Client {
 	return &Client{
 		Sources: []Source{{URL: a.URL(), Suites: suites, Components: []string{"main"}, Origin: "test"}},
 		Keyring: openpgp.EntityList{a.Key},
-		Cache:   DirCache{Root: cache},
+		Cache:   cache.Open(dir),
 		Now:     func() time.Time { return debtest.Now },
 	}
 }
