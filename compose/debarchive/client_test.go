@@ -4,13 +4,18 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"github.com/tinyboot/tinyboot/internal/debtest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+
+	"github.com/tinyboot/tinyboot/internal/cache"
+	"github.com/tinyboot/tinyboot/internal/debtest"
 )
 
 // kernelSuites are two suites in the shape of Debian's: the release and
@@ -349,5 +354,39 @@ func TestHostSources(t *testing.T) {
 	}
 	if srcs, err := HostSources(filepath.Join(root, "none")); err != nil || len(srcs) != 0 {
 		t.Errorf("missing dir: %v %v", srcs, err)
+	}
+}
+
+// TestHostSourcesInlineKey reads a deb822 source whose Signed-By holds
+// the key itself, folded over continuation lines with "." for the blank
+// line, and verifies the archive with it.
+func TestHostSourcesInlineKey(t *testing.T) {
+	a := debtest.NewArchive(t, kernelSuites()...)
+	var armored bytes.Buffer
+	w, err := armor.Encode(&armored, openpgp.PublicKeyType, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Key.Serialize(w); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	var folded strings.Builder
+	for _, line := range strings.Split(strings.TrimSpace(armored.String()), "\n") {
+		if line == "" {
+			line = "."
+		}
+		folded.WriteString("\n " + line)
+	}
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "sources.list.d"), 0o755)
+	os.WriteFile(filepath.Join(root, "sources.list.d", "fake.sources"), []byte("Types: deb\nURIs: "+a.URL()+"\nSuites: stable\nComponents: main\nSigned-By:"+folded.String()+"\n"), 0o644)
+	srcs, err := HostSources(root)
+	if err != nil || len(srcs) != 1 || len(srcs[0].Keyring) != 1 {
+		t.Fatalf("HostSources = %+v, %v; want one source with its inline key", srcs, err)
+	}
+	c := &Client{Sources: srcs, Keyring: openpgpList(debtest.NewKey(t, "not the archive's")), Cache: cache.Open(t.TempDir()), Now: func() time.Time { return debtest.Now }}
+	if _, err := c.Find(context.Background(), "linux-image-amd64", "amd64", ""); err != nil {
+		t.Fatalf("the inline key does not verify the archive: %v", err)
 	}
 }
