@@ -81,18 +81,8 @@ func TestOffline(t *testing.T) {
 // like every other entry.
 func TestArchiveInCacheLayer(t *testing.T) {
 	a := debtest.NewArchive(t, kernelSuites()...)
-	ctx := context.Background()
 	dir := t.TempDir()
-	c := client(a, dir, "stable")
-	pkgs, err := c.Resolve(ctx, "linux-image-amd64", "amd64", isLinuxImage)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range pkgs {
-		if _, err := c.Download(ctx, PinOf(p)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	fetchKernel(t, client(a, dir, "stable"))
 	// A later process sees the entries and may prune them.
 	later := cache.Open(dir)
 	usage, err := later.Info()
@@ -153,16 +143,7 @@ func TestMigrateLegacyCache(t *testing.T) {
 		t.Error("the old archive directory is still there")
 	}
 	a.Requests()
-	c := client(a, dir, "stable")
-	again, err := c.Resolve(ctx, "linux-image-amd64", "amd64", isLinuxImage)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range again {
-		if _, err := c.Download(ctx, PinOf(p)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	fetchKernel(t, client(a, dir, "stable"))
 	if got := a.Requests(); len(got) != 0 {
 		t.Errorf("after migrating, a build requested %v, want nothing", got)
 	}

@@ -204,9 +204,14 @@ func TestErrors(t *testing.T) {
 					t.Errorf("error lacks %q:\n%v", w, err)
 				}
 			}
-			for _, dir := range tt.clean {
+			for _, dir := range append(tt.clean, DebsKind) {
 				if files := cachedUnder(t, cache, dir); len(files) > 0 {
 					t.Errorf("cache %s holds %v after the error", dir, files)
+				}
+			}
+			for _, f := range cachedUnder(t, cache, ".") {
+				if strings.HasPrefix(filepath.Base(f), ".") {
+					t.Errorf("a partial download was left behind: %s", f)
 				}
 			}
 		})

@@ -1,6 +1,7 @@
 package debarchive
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -36,3 +37,20 @@ func cachedUnder(t *testing.T, cache, dir string) []string {
 }
 
 func openpgpList(e ...*openpgp.Entity) openpgp.EntityList { return e }
+
+// fetchKernel resolves linux-image-amd64 with c and downloads its .debs,
+// as a build does.
+func fetchKernel(t *testing.T, c *Client) []*Package {
+	t.Helper()
+	ctx := context.Background()
+	pkgs, err := c.Resolve(ctx, "linux-image-amd64", "amd64", isLinuxImage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pkgs {
+		if _, err := c.Download(ctx, PinOf(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return pkgs
+}
