@@ -26,6 +26,22 @@ type archives struct {
 	client *debarchive.Client
 }
 
+// newArchives is the archive of a build, which moves an older tinyboot's
+// archive cache into the build's cache first, whether or not the build
+// then needs the archive.
+func newArchives(s *spec.Spec, opts Options, store *cache.Cache) *archives {
+	migrateArchiveCache(store, opts)
+	return &archives{s: s, opts: opts, store: store}
+}
+
+// migrateArchiveCache runs debarchive.MigrateLegacyCache; a failure costs
+// only downloads, so it is a warning.
+func migrateArchiveCache(store *cache.Cache, opts Options) {
+	if err := debarchive.MigrateLegacyCache(store); err != nil && opts.Log != nil {
+		opts.Log.Warn("cache", "migrate", err)
+	}
+}
+
 func (a *archives) get() (*debarchive.Client, error) {
 	if a.client != nil {
 		return a.client, nil
@@ -91,9 +107,7 @@ func newArchiveClient(s *spec.Spec, opts Options, store *cache.Cache) (*debarchi
 	if len(srcs) == 0 {
 		return nil, fmt.Errorf("no package archive: the spec has no archive entry and this machine configures no Debian sources in %s; add to the spec:\n  archive:\n    - url: http://<a Debian mirror>/debian\n      suites: [bookworm, bookworm-updates]\n    - url: http://<a Debian security mirror>/debian-security\n      suites: [bookworm-security]\n(or set kernel.deb / kernel.vmlinuz and kernel.stub)", opts.HostSourcesDir)
 	}
-	if err := debarchive.MigrateLegacyCache(store); err != nil && opts.Log != nil {
-		opts.Log.Warn("cache", "migrate", err)
-	}
+	migrateArchiveCache(store, opts)
 	return &debarchive.Client{
 		Sources: srcs,
 		Cache:   store,
