@@ -158,6 +158,18 @@ func TestErrors(t *testing.T) {
 			a.Set("dists/stable/InRelease", bytes.Replace(ir, []byte("Codename: stable"), []byte("Codename: stablf"), 1))
 			return "linux-image-amd64"
 		}, []string{"suite stable", "does not verify", "nothing was cached"}, []string{ReleasesKind, IndexesKind}},
+		{"corrupt signature", func(t *testing.T, a *debtest.Archive, c *Client) string {
+			ir := a.Get("dists/stable/InRelease")
+			head := []byte("-----BEGIN PGP SIGNATURE-----\n\n")
+			i := bytes.Index(ir, head) + len(head) + 20
+			bad := bytes.Clone(ir)
+			bad[i] ^= 'A' ^ 'B'
+			if bad[i] == ir[i] {
+				t.Fatal("signature byte not changed")
+			}
+			a.Set("dists/stable/InRelease", bad)
+			return "linux-image-amd64"
+		}, []string{"suite stable", "does not verify", "nothing was cached"}, []string{ReleasesKind, IndexesKind}},
 		{"not signed", func(t *testing.T, a *debtest.Archive, c *Client) string {
 			a.Set("dists/stable/InRelease", []byte("Suite: stable\nSHA256:\n"))
 			return "linux-image-amd64"
