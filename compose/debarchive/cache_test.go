@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -26,14 +27,18 @@ func TestOffline(t *testing.T) {
 		warm   bool
 		later  time.Duration
 		update bool
+		// status, when set, is the archive's answer instead of none.
+		status int
 		// want is in the warning on success, in the error on failure.
 		want []string
 		ok   bool
 	}{
-		{"stale cache", true, 3 * 24 * time.Hour, false, []string{"archive unreachable", "suite=stable-security", "fetched=\"3 days ago\""}, true},
-		{"stale cache, --update", true, 3 * 24 * time.Hour, true, []string{"suite stable", "--update needs the archive", "build without --update", "3 days ago"}, false},
-		{"stale cache past Valid-Until", true, 8 * 24 * time.Hour, false, []string{"suite stable-security", "cannot stand in", "Valid-Until"}, false},
-		{"empty cache", false, 0, false, []string{"suite stable", "reachable", "check the URL and the network"}, false},
+		{"stale cache", true, 3 * 24 * time.Hour, false, 0, []string{"archive unreachable", "suite=stable-security", "fetched=\"3 days ago\""}, true},
+		{"stale cache, server error", true, 30 * time.Hour, false, http.StatusServiceUnavailable, []string{"archive unreachable", "fetched=\"30 hours ago\"", "503"}, true},
+		{"stale cache, 404", true, 3 * 24 * time.Hour, false, http.StatusNotFound, []string{"suite stable", "404", "check the URL and the suite"}, false},
+		{"stale cache, --update", true, 3 * 24 * time.Hour, true, 0, []string{"suite stable", "--update needs the archive", "build without --update", "3 days ago"}, false},
+		{"stale cache past Valid-Until", true, 8 * 24 * time.Hour, false, 0, []string{"suite stable-security", "cannot stand in", "Valid-Until"}, false},
+		{"empty cache", false, 0, false, 0, []string{"suite stable", "reachable", "check the URL and the network"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -45,7 +50,11 @@ func TestOffline(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			a.SetUnreachable(true)
+			if tt.status != 0 {
+				a.SetStatus(tt.status)
+			} else {
+				a.SetUnreachable(true)
+			}
 			a.Requests()
 			var log bytes.Buffer
 			c := client(a, dir, "stable", "stable-security")

@@ -66,6 +66,7 @@ type Archive struct {
 	files  map[string][]byte
 	reqs   []string
 	down   bool
+	status int
 }
 
 // NewArchive serves suites, signed with a key made for the test.
@@ -79,8 +80,12 @@ func NewArchive(t *testing.T, suites ...Suite) *Archive {
 		a.mu.Lock()
 		a.reqs = append(a.reqs, r.URL.Path)
 		b, ok := a.files[strings.TrimPrefix(r.URL.Path, "/debian/")]
-		down := a.down
+		down, status := a.down, a.status
 		a.mu.Unlock()
+		if status != 0 {
+			http.Error(w, http.StatusText(status), status)
+			return
+		}
 		if down {
 			// Drop the connection unanswered, as a network that is gone
 			// would: the client sees a transport error, not a status.
@@ -119,6 +124,14 @@ func (a *Archive) SetUnreachable(on bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.down = on
+}
+
+// SetStatus makes the archive answer every request with status (a
+// server error, say), or serve again for 0; requests are still counted.
+func (a *Archive) SetStatus(status int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.status = status
 }
 
 // Set replaces (or adds) the file at path below the archive URL.
