@@ -43,7 +43,7 @@ func main() {
 	flag.StringVar(&c.Spec, "spec", "examples/tinyboot.yaml", "the example spec; its app is prebuilt once so Go builds stay out of the timings")
 	flag.IntVar(&c.Runs, "runs", 7, "warm runs of each contender, interleaved")
 	flag.IntVar(&c.Cold, "cold", 5, "cold builds with the kernel .debs already downloaded")
-	flag.IntVar(&c.ColdDownload, "cold-download", 1, "fully cold builds that download the kernel with apt-get")
+	flag.IntVar(&c.ColdDownload, "cold-download", 1, "fully cold builds that download the kernel from the archive")
 	flag.IntVar(&c.Boots, "boots", 3, "QEMU/TCG boots of the tbcompose image")
 	flag.Int64Var(&c.Payload, "payload", 2<<30, "payload size in bytes for the peak-memory builds")
 	flag.StringVar(&skip, "skip", "", "comma-separated parts to skip: cold, download, boot, firmware, memory, dense")

@@ -229,7 +229,7 @@ func (r *results) writeCold(p printer) {
 	}
 	p("| **process wall** | **%s** | **%s** |", walls(r.Cold).spread(), walls(r.ColdDownload).spread())
 	p("")
-	p("The kernel stage is `apt-get download` of the kernel packages (fully cold only) plus unpacking vmlinuz and the modules from data.tar.xz; the app and agent are prebuilt.")
+	p("The kernel stage is tinyboot's archive client downloading the pinned kernel packages (fully cold only) plus unpacking vmlinuz and the modules from data.tar.xz; the app and agent are prebuilt.")
 	p("")
 }
 

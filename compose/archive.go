@@ -22,14 +22,31 @@ import (
 type archives struct {
 	s      *spec.Spec
 	opts   Options
+	store  *cache.Cache
 	client *debarchive.Client
+}
+
+// newArchives is the archive of a build, which moves an older tinyboot's
+// archive cache into the build's cache first, whether or not the build
+// then needs the archive.
+func newArchives(s *spec.Spec, opts Options, store *cache.Cache) *archives {
+	migrateArchiveCache(store, opts)
+	return &archives{s: s, opts: opts, store: store}
+}
+
+// migrateArchiveCache runs debarchive.MigrateLegacyCache; a failure costs
+// only downloads, so it is a warning.
+func migrateArchiveCache(store *cache.Cache, opts Options) {
+	if err := debarchive.MigrateLegacyCache(store); err != nil && opts.Log != nil {
+		opts.Log.Warn("cache", "migrate", err)
+	}
 }
 
 func (a *archives) get() (*debarchive.Client, error) {
 	if a.client != nil {
 		return a.client, nil
 	}
-	c, err := NewArchiveClient(a.s, a.opts)
+	c, err := newArchiveClient(a.s, a.opts, a.store)
 	if err != nil {
 		return nil, err
 	}
@@ -48,6 +65,12 @@ func NewArchiveClient(s *spec.Spec, opts Options) (*debarchive.Client, error) {
 		}
 		opts.CacheDir = dir
 	}
+	return newArchiveClient(s, opts, cache.Open(opts.CacheDir))
+}
+
+// newArchiveClient is NewArchiveClient caching in store, the build's
+// cache, so that what the archive fetched survives the build's pruning.
+func newArchiveClient(s *spec.Spec, opts Options, store *cache.Cache) (*debarchive.Client, error) {
 	if opts.HostSourcesDir == "" {
 		opts.HostSourcesDir = debarchive.HostSourcesDir
 	}
@@ -84,9 +107,10 @@ func NewArchiveClient(s *spec.Spec, opts Options) (*debarchive.Client, error) {
 	if len(srcs) == 0 {
 		return nil, fmt.Errorf("no package archive: the spec has no archive entry and this machine configures no Debian sources in %s; add to the spec:\n  archive:\n    - url: http://<a Debian mirror>/debian\n      suites: [bookworm, bookworm-updates]\n    - url: http://<a Debian security mirror>/debian-security\n      suites: [bookworm-security]\n(or set kernel.deb / kernel.vmlinuz and kernel.stub)", opts.HostSourcesDir)
 	}
+	migrateArchiveCache(store, opts)
 	return &debarchive.Client{
 		Sources: srcs,
-		Cache:   debarchive.DirCache{Root: filepath.Join(opts.CacheDir, "archive")},
+		Cache:   store,
 		Update:  opts.Update || opts.Lock.Mode == LockUpdate,
 		HTTP:    opts.HTTPClient,
 		Log:     opts.Log,

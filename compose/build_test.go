@@ -117,7 +117,7 @@ func TestBuildExample(t *testing.T) {
 			t.Errorf("module %d %s: %s not in the initramfs", i, m.Name, m.Path)
 		}
 	}
-	for _, want := range []string{"isofs", "virtio_pci", "virtio_net", "btrfs", "button", "sr_mod"} {
+	for _, want := range []string{"isofs", "virtio_pci", "virtio_mmio", "virtio_net", "btrfs", "button", "sr_mod"} {
 		if !mods[want] {
 			t.Errorf("module %s missing from the baked load order", want)
 		}

@@ -53,7 +53,7 @@ type lockedPins struct {
 func resolve(ctx context.Context, r *spec.Resolved, opts Options, pins lockedPins, store *cache.Cache, st *assemble.Stages) (*plan.Plan, error) {
 	s := r.Spec()
 	a := r.Arch()
-	arc := &archives{s: s, opts: opts}
+	arc := newArchives(s, opts, store)
 	formats, err := Formats(r, opts.Formats)
 	if err != nil {
 		return nil, err

@@ -16,8 +16,9 @@ func newCacheCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "cache",
 		Short: "Show or clear tinyboot's build cache",
-		Long: `tbcompose keeps what it downloads and builds (kernel packages, unpacked
-kernels, module indexes, the agent, initramfs segments, ESPs) in
+		Long: `tbcompose keeps what it downloads and builds (packages and the archive's
+verified indexes, unpacked kernels, module indexes, the agent, initramfs
+segments, ESPs) in
 $XDG_CACHE_HOME/tinyboot (else ~/.cache/tinyboot). After every build the
 least recently used entries are removed until the cache fits
 TINYBOOT_CACHE_LIMIT: bytes, or with a binary suffix such as 700M or 2G

@@ -178,6 +178,13 @@ func (o *runOptions) run(cmd *cobra.Command, target string) error {
 	if _, err := qemu.BuildArgs(withFakeBoot(cfg, kind), qemu.Instance{}); err != nil {
 		return withCode(exitUsage, err)
 	}
+	// A taken host port is reported before the build too; Start still
+	// reports one taken between this check and QEMU's bind.
+	if !o.printCmd {
+		if err := qemu.CheckPorts(cfg.Publish); err != nil {
+			return withCode(exitInvalid, fmt.Errorf("--%w", err))
+		}
+	}
 	stderr := cmd.ErrOrStderr()
 	tmp, err := os.MkdirTemp("", "tbcompose-run-")
 	if err != nil {
@@ -259,9 +266,6 @@ func (o *runOptions) run(cmd *cobra.Command, target string) error {
 		return nil
 	}
 
-	if err := qemu.CheckPorts(cfg.Publish); err != nil {
-		return withCode(exitInvalid, fmt.Errorf("--%w", err))
-	}
 	p, err := qemu.LookPath(cfg.QEMU)
 	if err != nil {
 		return withCode(exitInvalid, err)

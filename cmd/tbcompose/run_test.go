@@ -177,7 +177,7 @@ func TestRunPrintCmd(t *testing.T) {
 		{"kernel on microvm", []string{p("hello-kernel"), "--machine", "microvm", "--publish", "8080:80", "--disk", p("data.img")},
 			"qemu-system-x86_64 -machine microvm -accel tcg -m 512M -smp 1 -nodefaults -no-user-config" +
 				" -kernel " + p("hello-kernel/vmlinuz") + " -initrd " + p("hello-kernel/initrd.img") +
-				" -append 'console=ttyS0 panic=-1 reboot=k tsc_early_khz=TSC'" +
+				" -append 'console=ttyS0 panic=-1 reboot=t tsc_early_khz=TSC'" +
 				" -drive if=none,id=disk0,format=raw,file=" + p("data.img") + " -device virtio-blk-device,drive=disk0" +
 				" -netdev user,id=net0,hostfwd=tcp:127.0.0.1:8080-:80 -device virtio-net-device,netdev=net0" +
 				" -device virtio-rng-device -device pvpanic -device i8042 -display none -serial mon:stdio\n"},

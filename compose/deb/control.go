@@ -1,10 +1,13 @@
 package deb
 
 import (
-	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
+
+	"github.com/tinyboot/tinyboot/internal/deb822"
 )
 
 // Control is a binary package's control file (deb-control(5)).
@@ -91,53 +94,22 @@ func ParseControl(b []byte) (*Control, error) {
 	return c, nil
 }
 
-// parseParagraph splits a deb822 paragraph into fields. It returns the
+// parseParagraph reads the first deb822 paragraph of b. It returns the
 // fields and a map from lower-cased field name to the name as spelled,
 // because field names are case-insensitive.
 func parseParagraph(b []byte) (map[string]string, map[string]string, error) {
 	fields := map[string]string{}
 	names := map[string]string{}
-	var last string
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	line := 0
-	for sc.Scan() {
-		line++
-		text := strings.TrimRight(sc.Text(), "\r")
-		switch {
-		case strings.HasPrefix(text, "#"):
-			continue
-		case strings.TrimSpace(text) == "":
-			if len(fields) > 0 {
-				// A blank line ends the paragraph; control files have one.
-				return fields, names, nil
-			}
-			continue
-		case text[0] == ' ' || text[0] == '\t':
-			if last == "" {
-				return nil, nil, fmt.Errorf("control: line %d: continuation line before any field", line)
-			}
-			cont := strings.TrimSpace(text)
-			if cont == "." {
-				cont = ""
-			}
-			fields[last] += "\n" + cont
-			continue
-		}
-		name, value, ok := strings.Cut(text, ":")
-		if !ok || name == "" || strings.ContainsAny(name, " \t") {
-			return nil, nil, fmt.Errorf("control: line %d: not a field: %q", line, truncate(text, 40))
-		}
-		key := strings.ToLower(name)
-		if _, dup := names[key]; dup {
-			return nil, nil, fmt.Errorf("control: line %d: duplicate field %s", line, name)
-		}
-		names[key] = name
-		fields[name] = strings.TrimSpace(value)
-		last = name
+	p, err := deb822.NewReader(bytes.NewReader(b)).Next()
+	if errors.Is(err, io.EOF) {
+		return fields, names, nil
 	}
-	if err := sc.Err(); err != nil {
+	if err != nil {
 		return nil, nil, fmt.Errorf("control: %w", err)
+	}
+	for _, f := range p.Fields {
+		names[strings.ToLower(f.Name)] = f.Name
+		fields[f.Name] = f.Value
 	}
 	return fields, names, nil
 }

@@ -5,14 +5,10 @@
 // downloads .debs from their pool paths, checking each sha256. Nothing it
 // stores in its cache is unverified, and nothing on the host (apt, dpkg)
 // is used.
-//
-// Status: the client is complete and tested against a fake signed archive,
-// but the composer does not use it yet (kernel.package still resolves
-// through apt): wiring it in, with the stub from systemd-boot-efi and the
-// lock's pool paths, comes next, onto the plan/assemble structure.
 package debarchive
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -22,12 +18,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
+
+	"github.com/tinyboot/tinyboot/internal/cache"
 )
 
 // DefaultMaxAge is how long a fetched InRelease (and so the indexes it
@@ -41,8 +37,9 @@ type Client struct {
 	// Keyring verifies sources without a keyring of their own; nil means
 	// Debian's keys built into tbcompose (DebianKeyring).
 	Keyring openpgp.EntityList
-	// Cache holds InRelease files, indexes and .debs.
-	Cache Cache
+	// Cache is tinyboot's cache, holding InRelease files, indexes and
+	// .debs (DebsKind, IndexesKind, ReleasesKind).
+	Cache *cache.Cache
 	// HTTP fetches from the archive; nil means a client with timeouts.
 	HTTP *http.Client
 	// Update asks every archive for its current InRelease, however recent
@@ -132,10 +129,10 @@ func (c *Client) get(ctx context.Context, u string, w io.Writer, limit int64) er
 	return nil
 }
 
-// fetchVerified downloads u into the cache under key, keeping it only when
-// its sha256 is want.
-func (c *Client) fetchVerified(ctx context.Context, key, u, want string, limit int64) (string, error) {
-	return c.Cache.Store(key, func(w io.Writer) error {
+// fetchVerified downloads u into the cache as the entry name of kind,
+// keeping it only when its sha256 is want.
+func (c *Client) fetchVerified(ctx context.Context, kind, name, u, want string, limit int64) (string, error) {
+	return c.Cache.Store(kind, name, func(w io.Writer) error {
 		h := sha256.New()
 		if err := c.get(ctx, u, io.MultiWriter(w, h), limit); err != nil {
 			return err
@@ -151,12 +148,6 @@ type hashError struct{ url, got, want string }
 
 func (e *hashError) Error() string {
 	return fmt.Sprintf("%s has sha256 %s, but %s was expected; nothing was cached", e.url, e.got, e.want)
-}
-
-// urlKey turns an archive URL into a cache path element.
-func urlKey(u string) string {
-	u = strings.TrimPrefix(strings.TrimPrefix(u, "https://"), "http://")
-	return strings.NewReplacer("/", "_", ":", "_", "?", "_", "#", "_", "%", "_").Replace(u)
 }
 
 // Release returns the verified InRelease of src's suite, from the cache
@@ -191,31 +182,41 @@ func (c *Client) release(ctx context.Context, src Source, suite string) (*Releas
 	if err != nil {
 		return nil, err
 	}
-	key := "dists/" + urlKey(src.URL) + "/" + suite + "/InRelease"
+	name := releaseName(src.URL, suite)
 	maxAge := c.MaxAge
 	if maxAge == 0 {
 		maxAge = DefaultMaxAge
 	}
 	now := c.now()
-	if p, ok := c.fresh(key, now, maxAge); ok {
-		if b, err := os.ReadFile(p); err == nil {
-			if r, err := verifyRelease(b, keyring, now); err == nil && checkValid(r, now) == nil {
-				return r, nil
+	// A cached InRelease that no longer verifies (keys changed, it
+	// expired, it is damaged) counts as absent.
+	var cached *Release
+	var cachedAt time.Time
+	if p, ok := c.Cache.Lookup(ReleasesKind, name); ok {
+		if cr, err := readCachedRelease(p); err == nil {
+			if r, err := verifyRelease(cr.data, keyring, now); err == nil {
+				cached, cachedAt = r, cr.fetched
 			}
 		}
-		// A cached InRelease that no longer verifies (keys changed, it
-		// expired) is fetched again below.
+	}
+	age := now.Sub(cachedAt)
+	// A fetch time in the future (the clock moved back) is not trusted.
+	if cached != nil && !c.Update && age < maxAge && age > -time.Hour && checkValid(cached, now) == nil {
+		return cached, nil
 	}
 	u := src.URL + "/dists/" + suite + "/InRelease"
-	var buf strings.Builder
+	var buf bytes.Buffer
 	c.log().Info("fetching archive index", "url", u)
 	if err := c.get(ctx, u, &buf, 64<<20); err != nil {
 		if errors.Is(err, errNotFound) {
 			return nil, fmt.Errorf("%w; check the URL and the suite name (the archive has no dists/%s/InRelease)", err, suite)
 		}
+		if ctx.Err() == nil && cached != nil {
+			return c.staleRelease(src, suite, cached, age, now, err)
+		}
 		return nil, fmt.Errorf("%w; check the URL and the network", err)
 	}
-	data := []byte(buf.String())
+	data := buf.Bytes()
 	r, err := verifyRelease(data, keyring, now)
 	switch {
 	case errors.Is(err, errUnknownKey):
@@ -226,43 +227,28 @@ func (c *Client) release(ctx context.Context, src Source, suite string) (*Releas
 	if err := checkValid(r, now); err != nil {
 		return nil, err
 	}
-	if _, err := c.Cache.Store(key, func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
-		return nil, err
-	}
-	// When it was fetched is kept beside it by the client's clock, which
-	// is what freshness is judged by.
-	if _, err := c.Cache.Store(key+".fetched", func(w io.Writer) error {
-		_, err := io.WriteString(w, now.UTC().Format(time.RFC3339))
-		return err
-	}); err != nil {
+	if _, err := c.Cache.Store(ReleasesKind, name, func(w io.Writer) error { return encodeRelease(w, data, now) }); err != nil {
 		return nil, err
 	}
 	return r, nil
 }
 
-// fresh returns the cached InRelease at key when it was fetched less than
-// maxAge before now and Update is not set.
-func (c *Client) fresh(key string, now time.Time, maxAge time.Duration) (string, bool) {
+// staleRelease decides for an archive that cannot be reached while an
+// older verified InRelease is cached: a build offline with a warm cache
+// goes on from it (the indexes it lists are cached by hash) with a
+// warning naming its age, unless the user asked for the current archive
+// (Update) or the archive's own Valid-Until has passed, which is refused
+// as it would be online.
+func (c *Client) staleRelease(src Source, suite string, r *Release, age time.Duration, now time.Time, fetchErr error) (*Release, error) {
 	if c.Update {
-		return "", false
+		return nil, fmt.Errorf("%w; --update needs the archive: build without --update to use the index fetched %s ago", fetchErr, describeAge(age))
 	}
-	p, _, ok := c.Cache.Lookup(key)
-	if !ok {
-		return "", false
+	if err := checkValid(r, now); err != nil {
+		return nil, fmt.Errorf("%w, and the cached InRelease cannot stand in for it: %w", fetchErr, err)
 	}
-	tp, _, ok := c.Cache.Lookup(key + ".fetched")
-	if !ok {
-		return "", false
-	}
-	b, err := os.ReadFile(tp)
-	if err != nil {
-		return "", false
-	}
-	fetched, err := time.Parse(time.RFC3339, strings.TrimSpace(string(b)))
-	if err != nil || now.Sub(fetched) >= maxAge || now.Before(fetched.Add(-time.Hour)) {
-		return "", false
-	}
-	return p, true
+	c.log().Warn("archive unreachable: resolving from the cached index; newer packages (security updates) may exist",
+		"archive", src.URL, "suite", suite, "fetched", describeAge(age)+" ago", "error", fetchErr)
+	return r, nil
 }
 
 // checkValid refuses a Release past its Valid-Until: an attacker (or a

@@ -4,13 +4,18 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"github.com/tinyboot/tinyboot/internal/debtest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+
+	"github.com/tinyboot/tinyboot/internal/cache"
+	"github.com/tinyboot/tinyboot/internal/debtest"
 )
 
 // kernelSuites are two suites in the shape of Debian's: the release and
@@ -139,29 +144,41 @@ func TestErrors(t *testing.T) {
 		{"mirror 404", func(t *testing.T, a *debtest.Archive, c *Client) string {
 			c.Sources[0].URL = a.Server.URL + "/elsewhere"
 			return "linux-image-amd64"
-		}, []string{"/elsewhere suite stable (from test)", "404", "check the URL and the suite"}, []string{"dists", "indexes"}},
+		}, []string{"/elsewhere suite stable (from test)", "404", "check the URL and the suite"}, []string{ReleasesKind, IndexesKind}},
 		{"mirror unreachable", func(t *testing.T, a *debtest.Archive, c *Client) string {
 			c.Sources[0].URL = "http://127.0.0.1:1/debian"
 			return "linux-image-amd64"
-		}, []string{"archive http://127.0.0.1:1/debian suite stable", "reachable", "network"}, []string{"dists", "indexes"}},
+		}, []string{"archive http://127.0.0.1:1/debian suite stable", "reachable", "network"}, []string{ReleasesKind, IndexesKind}},
 		{"unknown signer", func(t *testing.T, a *debtest.Archive, c *Client) string {
 			c.Keyring = openpgpList(debtest.NewKey(t, "someone else"))
 			return "linux-image-amd64"
-		}, []string{"suite stable", "signed by none of the trusted keys", "keyring", "nothing was cached"}, []string{"dists", "indexes"}},
+		}, []string{"suite stable", "signed by none of the trusted keys", "keyring", "nothing was cached"}, []string{ReleasesKind, IndexesKind}},
 		{"tampered signed line", func(t *testing.T, a *debtest.Archive, c *Client) string {
 			ir := a.Get("dists/stable/InRelease")
 			a.Set("dists/stable/InRelease", bytes.Replace(ir, []byte("Codename: stable"), []byte("Codename: stablf"), 1))
 			return "linux-image-amd64"
-		}, []string{"suite stable", "does not verify", "nothing was cached"}, []string{"dists", "indexes"}},
+		}, []string{"suite stable", "does not verify", "nothing was cached"}, []string{ReleasesKind, IndexesKind}},
+		{"corrupt signature", func(t *testing.T, a *debtest.Archive, c *Client) string {
+			ir := a.Get("dists/stable/InRelease")
+			head := []byte("-----BEGIN PGP SIGNATURE-----\n\n")
+			i := bytes.Index(ir, head) + len(head) + 20
+			bad := bytes.Clone(ir)
+			bad[i] ^= 'A' ^ 'B'
+			if bad[i] == ir[i] {
+				t.Fatal("signature byte not changed")
+			}
+			a.Set("dists/stable/InRelease", bad)
+			return "linux-image-amd64"
+		}, []string{"suite stable", "does not verify", "nothing was cached"}, []string{ReleasesKind, IndexesKind}},
 		{"not signed", func(t *testing.T, a *debtest.Archive, c *Client) string {
 			a.Set("dists/stable/InRelease", []byte("Suite: stable\nSHA256:\n"))
 			return "linux-image-amd64"
-		}, []string{"suite stable", "not a clearsigned OpenPGP message"}, []string{"dists", "indexes"}},
+		}, []string{"suite stable", "not a clearsigned OpenPGP message"}, []string{ReleasesKind, IndexesKind}},
 		{"expired Valid-Until", func(t *testing.T, a *debtest.Archive, c *Client) string {
 			c.Now = func() time.Time { return debtest.Now.Add(8 * 24 * time.Hour) }
 			c.Sources[0].Suites = []string{"stable-security"}
 			return "linux-image-amd64"
-		}, []string{"suite stable-security", "expired", "Valid-Until"}, []string{"dists", "indexes"}},
+		}, []string{"suite stable-security", "expired", "Valid-Until"}, []string{ReleasesKind, IndexesKind}},
 		{"index hash mismatch", func(t *testing.T, a *debtest.Archive, c *Client) string {
 			p := "dists/stable/main/binary-amd64/Packages.gz"
 			a.Set(p, debtest.Gzip(t, []byte("Package: evil\nVersion: 1\nFilename: pool/e.deb\nSHA256: "+strings.Repeat("0", 64)+"\n")))
@@ -199,9 +216,14 @@ func TestErrors(t *testing.T) {
 					t.Errorf("error lacks %q:\n%v", w, err)
 				}
 			}
-			for _, dir := range tt.clean {
+			for _, dir := range append(tt.clean, DebsKind) {
 				if files := cachedUnder(t, cache, dir); len(files) > 0 {
 					t.Errorf("cache %s holds %v after the error", dir, files)
+				}
+			}
+			for _, f := range cachedUnder(t, cache, ".") {
+				if strings.HasPrefix(filepath.Base(f), ".") {
+					t.Errorf("a partial download was left behind: %s", f)
 				}
 			}
 		})
@@ -257,7 +279,7 @@ func TestLocked(t *testing.T) {
 	}
 
 	// A new client (a later build) over the cache the download filled.
-	warm := client(a, empty.Cache.(DirCache).Root, "stable", "stable-security")
+	warm := client(a, empty.Cache.Root(), "stable", "stable-security")
 	a.Requests()
 	for _, pin := range pins {
 		if _, err := warm.Download(ctx, pin); err != nil {
@@ -349,5 +371,39 @@ func TestHostSources(t *testing.T) {
 	}
 	if srcs, err := HostSources(filepath.Join(root, "none")); err != nil || len(srcs) != 0 {
 		t.Errorf("missing dir: %v %v", srcs, err)
+	}
+}
+
+// TestHostSourcesInlineKey reads a deb822 source whose Signed-By holds
+// the key itself, folded over continuation lines with "." for the blank
+// line, and verifies the archive with it.
+func TestHostSourcesInlineKey(t *testing.T) {
+	a := debtest.NewArchive(t, kernelSuites()...)
+	var armored bytes.Buffer
+	w, err := armor.Encode(&armored, openpgp.PublicKeyType, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Key.Serialize(w); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	var folded strings.Builder
+	for _, line := range strings.Split(strings.TrimSpace(armored.String()), "\n") {
+		if line == "" {
+			line = "."
+		}
+		folded.WriteString("\n " + line)
+	}
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "sources.list.d"), 0o755)
+	os.WriteFile(filepath.Join(root, "sources.list.d", "fake.sources"), []byte("Types: deb\nURIs: "+a.URL()+"\nSuites: stable\nComponents: main\nSigned-By:"+folded.String()+"\n"), 0o644)
+	srcs, err := HostSources(root)
+	if err != nil || len(srcs) != 1 || len(srcs[0].Keyring) != 1 {
+		t.Fatalf("HostSources = %+v, %v; want one source with its inline key", srcs, err)
+	}
+	c := &Client{Sources: srcs, Keyring: openpgpList(debtest.NewKey(t, "not the archive's")), Cache: cache.Open(t.TempDir()), Now: func() time.Time { return debtest.Now }}
+	if _, err := c.Find(context.Background(), "linux-image-amd64", "amd64", ""); err != nil {
+		t.Fatalf("the inline key does not verify the archive: %v", err)
 	}
 }

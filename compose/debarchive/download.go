@@ -2,6 +2,7 @@ package debarchive
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -24,13 +25,12 @@ func PinOf(p *Package) Pin {
 	return Pin{Name: p.Name, Version: p.Version, Architecture: p.Architecture, Filename: p.Filename, SHA256: p.SHA256, Size: p.Size, From: p.From}
 }
 
-// debKey is where a .deb lives in the cache: by its hash, since that is
-// what was verified.
-func debKey(sum string) string { return "debs/sha256-" + sum + ".deb" }
-
 // Cached returns the path of a pinned .deb already in the cache.
 func (c *Client) Cached(pin Pin) (string, bool) {
-	p, _, ok := c.Cache.Lookup(debKey(strings.ToLower(pin.SHA256)))
+	if !isSHA256(pin.SHA256) {
+		return "", false
+	}
+	p, ok := c.Cache.Lookup(DebsKind, debName(strings.ToLower(pin.SHA256)))
 	return p, ok
 }
 
@@ -46,7 +46,7 @@ func (c *Client) Download(ctx context.Context, pin Pin) (string, error) {
 	if p, ok := c.Cached(pin); ok {
 		return p, nil
 	}
-	if len(sum) != 64 {
+	if !isSHA256(sum) {
 		return "", fmt.Errorf("%s %s: sha256 %q is not 64 hex digits", pin.Name, pin.Version, pin.SHA256)
 	}
 	if err := checkPoolPath(pin.Filename); err != nil {
@@ -72,7 +72,7 @@ func (c *Client) Download(ctx context.Context, pin Pin) (string, error) {
 	for _, base := range urls {
 		u := base + "/" + pin.Filename
 		c.log().Info("downloading package", "package", pin.Name, "version", pin.Version, "url", u)
-		p, err := c.fetchVerified(ctx, debKey(sum), u, sum, limit)
+		p, err := c.fetchVerified(ctx, DebsKind, debName(sum), u, sum, limit)
 		if err == nil {
 			return p, nil
 		}
@@ -101,3 +101,13 @@ func (e *GoneError) Error() string {
 }
 
 func (e *GoneError) Unwrap() error { return e.Err }
+
+// isSHA256 says whether s is a sha256 in hex, as indexes and tinyboot.lock
+// write it; anything else must never become a cache name.
+func isSHA256(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
+}

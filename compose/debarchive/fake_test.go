@@ -1,22 +1,24 @@
 package debarchive
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/tinyboot/tinyboot/internal/cache"
 	"github.com/tinyboot/tinyboot/internal/debtest"
 )
 
 // client is a Client of the fake archive's suites with its key trusted,
-// caching in cache.
-func client(a *debtest.Archive, cache string, suites ...string) *Client {
+// caching in the cache at dir.
+func client(a *debtest.Archive, dir string, suites ...string) *Client {
 	return &Client{
 		Sources: []Source{{URL: a.URL(), Suites: suites, Components: []string{"main"}, Origin: "test"}},
 		Keyring: openpgp.EntityList{a.Key},
-		Cache:   DirCache{Root: cache},
+		Cache:   cache.Open(dir),
 		Now:     func() time.Time { return debtest.Now },
 	}
 }
@@ -35,3 +37,20 @@ func cachedUnder(t *testing.T, cache, dir string) []string {
 }
 
 func openpgpList(e ...*openpgp.Entity) openpgp.EntityList { return e }
+
+// fetchKernel resolves linux-image-amd64 with c and downloads its .debs,
+// as a build does.
+func fetchKernel(t *testing.T, c *Client) []*Package {
+	t.Helper()
+	ctx := context.Background()
+	pkgs, err := c.Resolve(ctx, "linux-image-amd64", "amd64", isLinuxImage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pkgs {
+		if _, err := c.Download(ctx, PinOf(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return pkgs
+}

@@ -1,7 +1,7 @@
 package debarchive
 
 import (
-	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/tinyboot/tinyboot/compose/deb"
+	"github.com/tinyboot/tinyboot/internal/deb822"
 )
 
 // Package is one binary package an archive's Packages index lists.
@@ -81,82 +82,43 @@ func readIndex(p, name string, from Origin, arch string) (*index, error) {
 // the fields resolution needs: a full index has tens of thousands of
 // paragraphs, most of which are never looked at.
 func parsePackages(r io.Reader, from Origin, emit func(*Package)) error {
-	br := bufio.NewReaderSize(r, 1<<20)
-	var cur *Package
-	var last *string
-	line := 0
-	finish := func() error {
-		if cur == nil {
+	dr := deb822.NewReader(r)
+	dr.Keep("Package", "Version", "Architecture", "Filename", "SHA256", "Size", "Depends", "Pre-Depends", "Provides")
+	for {
+		para, err := dr.Next()
+		if errors.Is(err, io.EOF) {
 			return nil
 		}
-		if cur.Name == "" || cur.Version == "" || cur.Filename == "" || len(cur.SHA256) != 64 {
-			return fmt.Errorf("index line %d: paragraph of %q lacks Package, Version, Filename or SHA256", line, cur.Name)
-		}
-		emit(cur)
-		cur, last = nil, nil
-		return nil
-	}
-	for {
-		b, err := br.ReadSlice('\n')
-		if err == bufio.ErrBufferFull {
-			// A field longer than the buffer (a huge Description): only
-			// continuation lines are that long, and none is kept.
-			for err == bufio.ErrBufferFull {
-				_, err = br.ReadSlice('\n')
-			}
-			last = nil
-			continue
-		}
-		if err != nil && err != io.EOF {
+		if err != nil {
 			return fmt.Errorf("index: %w", err)
 		}
-		if len(b) > 0 {
-			line++
-		}
-		s := strings.TrimRight(string(b), "\r\n")
-		switch {
-		case s == "":
-			if err := finish(); err != nil {
-				return err
-			}
-		case s[0] == ' ' || s[0] == '\t':
-			if last != nil {
-				*last += " " + strings.TrimSpace(s)
-			}
-		default:
-			k, v, ok := strings.Cut(s, ":")
-			if !ok {
-				return fmt.Errorf("index line %d: not a field: %.40q", line, s)
-			}
-			if cur == nil {
-				cur = &Package{From: from}
-			}
-			v = strings.TrimSpace(v)
-			last = nil
-			switch k {
-			case "Package":
-				cur.Name = v
-			case "Version":
-				cur.Version = v
-			case "Architecture":
-				cur.Architecture = v
-			case "Filename":
-				cur.Filename = v
-			case "SHA256":
-				cur.SHA256 = strings.ToLower(v)
-			case "Size":
-				cur.Size, _ = strconv.ParseInt(v, 10, 64)
-			case "Depends":
-				cur.Depends, last = v, &cur.Depends
-			case "Pre-Depends":
-				cur.PreDepends, last = v, &cur.PreDepends
-			case "Provides":
-				cur.Provides, last = v, &cur.Provides
+		p := &Package{From: from}
+		for _, f := range para.Fields {
+			switch f.Key {
+			case "package":
+				p.Name = f.Value
+			case "version":
+				p.Version = f.Value
+			case "architecture":
+				p.Architecture = f.Value
+			case "filename":
+				p.Filename = f.Value
+			case "sha256":
+				p.SHA256 = strings.ToLower(f.Value)
+			case "size":
+				p.Size, _ = strconv.ParseInt(f.Value, 10, 64)
+			case "depends":
+				p.Depends = f.Value
+			case "pre-depends":
+				p.PreDepends = f.Value
+			case "provides":
+				p.Provides = f.Value
 			}
 		}
-		if err == io.EOF {
-			return finish()
+		if p.Name == "" || p.Version == "" || p.Filename == "" || len(p.SHA256) != 64 {
+			return fmt.Errorf("index line %d: paragraph of %q lacks Package, Version, Filename or SHA256", para.Line, p.Name)
 		}
+		emit(p)
 	}
 }
 

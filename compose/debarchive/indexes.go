@@ -88,8 +88,8 @@ func (c *Client) index(ctx context.Context, src Source, suite, comp, arch string
 			continue
 		}
 		from := Origin{URL: src.URL, Suite: suite, Component: comp}
-		key := "indexes/sha256-" + fh.SHA256 + ext
-		p, _, cached := c.Cache.Lookup(key)
+		name := indexName(fh.SHA256, ext)
+		p, cached := c.Cache.Lookup(IndexesKind, name)
 		if !cached {
 			dir := src.URL + "/dists/" + suite + "/" + comp + "/binary-" + arch + "/"
 			u := dir + "Packages" + ext
@@ -97,7 +97,7 @@ func (c *Client) index(ctx context.Context, src Source, suite, comp, arch string
 				u = dir + "by-hash/SHA256/" + fh.SHA256
 			}
 			c.log().Info("fetching archive index", "url", u)
-			p, err = c.fetchVerified(ctx, key, u, fh.SHA256, fh.Size)
+			p, err = c.fetchVerified(ctx, IndexesKind, name, u, fh.SHA256, fh.Size)
 			if err != nil {
 				var he *hashError
 				if errors.As(err, &he) {

@@ -1,7 +1,6 @@
 package debarchive
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -14,6 +13,8 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
 	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
+
+	"github.com/tinyboot/tinyboot/internal/deb822"
 )
 
 // Release is a suite's verified InRelease file: what the archive signed.
@@ -86,59 +87,44 @@ var errUnknownKey = errors.New("signed by none of the trusted keys")
 
 // parseRelease reads the fields of a Release file tinyboot uses.
 func parseRelease(text []byte) (*Release, error) {
-	r := &Release{Files: map[string]FileHash{}}
-	var field string
-	sc := bufio.NewScanner(bytes.NewReader(text))
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := strings.TrimRight(sc.Text(), "\r")
-		if line == "" {
-			continue
-		}
-		if line[0] == ' ' || line[0] == '\t' {
-			if field != "sha256" {
-				continue
+	para, err := deb822.NewReader(bytes.NewReader(text)).Next()
+	if errors.Is(err, io.EOF) {
+		return nil, errors.New("Release is empty")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("Release: %w", err)
+	}
+	r := &Release{
+		Suite:         para.Value("Suite"),
+		Codename:      para.Value("Codename"),
+		Architectures: strings.Fields(para.Value("Architectures")),
+		Components:    strings.Fields(para.Value("Components")),
+		AcquireByHash: strings.EqualFold(para.Value("Acquire-By-Hash"), "yes"),
+		Files:         map[string]FileHash{},
+	}
+	for _, f := range []struct {
+		name string
+		to   *time.Time
+	}{{"Date", &r.Date}, {"Valid-Until", &r.ValidUntil}} {
+		if v, ok := para.Get(f.name); ok {
+			if *f.to, err = parseReleaseTime(v); err != nil {
+				return nil, fmt.Errorf("Release %s: %w", f.name, err)
 			}
-			f := strings.Fields(line)
-			if len(f) != 3 {
-				return nil, fmt.Errorf("Release SHA256 line %q: want hash, size and path", line)
-			}
-			size, err := strconv.ParseInt(f[1], 10, 64)
-			if err != nil || len(f[0]) != 64 {
-				return nil, fmt.Errorf("Release SHA256 line %q: bad hash or size", line)
-			}
-			r.Files[f[2]] = FileHash{Size: size, SHA256: strings.ToLower(f[0])}
-			continue
-		}
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			return nil, fmt.Errorf("Release: not a field: %q", line)
-		}
-		field = strings.ToLower(k)
-		v = strings.TrimSpace(v)
-		var err error
-		switch field {
-		case "suite":
-			r.Suite = v
-		case "codename":
-			r.Codename = v
-		case "date":
-			r.Date, err = parseReleaseTime(v)
-		case "valid-until":
-			r.ValidUntil, err = parseReleaseTime(v)
-		case "architectures":
-			r.Architectures = strings.Fields(v)
-		case "components":
-			r.Components = strings.Fields(v)
-		case "acquire-by-hash":
-			r.AcquireByHash = strings.EqualFold(v, "yes")
-		}
-		if err != nil {
-			return nil, fmt.Errorf("Release %s: %w", k, err)
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("Release: %w", err)
+	for _, line := range strings.Split(para.Value("SHA256"), "\n") {
+		if line = strings.TrimSpace(line); line == "" {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			return nil, fmt.Errorf("Release SHA256 line %q: want hash, size and path", line)
+		}
+		size, err := strconv.ParseInt(f[1], 10, 64)
+		if err != nil || len(f[0]) != 64 {
+			return nil, fmt.Errorf("Release SHA256 line %q: bad hash or size", line)
+		}
+		r.Files[f[2]] = FileHash{Size: size, SHA256: strings.ToLower(f[0])}
 	}
 	if len(r.Files) == 0 {
 		return nil, errors.New("Release lists no SHA256 hashes")

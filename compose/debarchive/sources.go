@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
+
+	"github.com/tinyboot/tinyboot/internal/deb822"
 )
 
 // Source is one archive: a base URL with the suites and components to
@@ -127,48 +129,24 @@ func parseOneLine(file string, b []byte) ([]Source, error) {
 
 // parseDeb822 reads paragraphs of Types/URIs/Suites/Components fields.
 func parseDeb822(file string, b []byte) ([]Source, error) {
+	paras, err := deb822.ReadAll(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
 	var out []Source
-	fields := map[string]string{}
-	start, last := 0, ""
-	flush := func() {
-		defer clear(fields)
-		if len(fields) == 0 || !slices.Contains(strings.Fields(fields["types"]), "deb") || strings.EqualFold(fields["enabled"], "no") {
-			return
+	for _, p := range paras {
+		if !slices.Contains(strings.Fields(p.Value("Types")), "deb") || strings.EqualFold(p.Value("Enabled"), "no") {
+			continue
 		}
-		for _, u := range strings.Fields(fields["uris"]) {
-			src := Source{URL: u, Suites: strings.Fields(fields["suites"]), Components: strings.Fields(fields["components"]),
-				Origin: fmt.Sprintf("%s:%d", file, start)}
-			if finishHostSource(&src, fields["signed-by"]) == nil {
+		for _, u := range strings.Fields(p.Value("URIs")) {
+			src := Source{URL: u, Suites: strings.Fields(p.Value("Suites")), Components: strings.Fields(p.Value("Components")),
+				Origin: fmt.Sprintf("%s:%d", file, p.Line)}
+			if finishHostSource(&src, p.Value("Signed-By")) == nil {
 				out = append(out, src)
 			}
 		}
 	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for n := 1; sc.Scan(); n++ {
-		line := sc.Text()
-		switch {
-		case strings.HasPrefix(line, "#"):
-		case strings.TrimSpace(line) == "":
-			flush()
-		case line[0] == ' ' || line[0] == '\t':
-			if last != "" {
-				fields[last] += "\n" + strings.TrimSpace(line)
-			}
-		default:
-			k, v, ok := strings.Cut(line, ":")
-			if !ok {
-				return nil, fmt.Errorf("%s:%d: not a field: %q", file, n, line)
-			}
-			if len(fields) == 0 {
-				start = n
-			}
-			last = strings.ToLower(strings.TrimSpace(k))
-			fields[last] = strings.TrimSpace(v)
-		}
-	}
-	flush()
-	return out, sc.Err()
+	return out, nil
 }
 
 // finishHostSource applies defaults and Signed-By; it fails for entries
@@ -190,10 +168,9 @@ func finishHostSource(src *Source, signedBy string) error {
 	signedBy = strings.TrimSpace(signedBy)
 	switch {
 	case strings.Contains(signedBy, "BEGIN PGP PUBLIC KEY BLOCK"):
-		// deb822 folds an inline key into continuation lines, with "." for
-		// the blank line after the armor header.
-		armored := strings.ReplaceAll(signedBy, "\n.\n", "\n\n")
-		if kr, err := ParseKeyring([]byte(armored)); err == nil {
+		// An inline key, folded into continuation lines (the reader turns
+		// the "." line after the armor header back into a blank one).
+		if kr, err := ParseKeyring([]byte(signedBy)); err == nil {
 			src.Keyring = kr
 		}
 	case signedBy != "":

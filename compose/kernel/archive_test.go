@@ -10,6 +10,7 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/tinyboot/tinyboot/compose/debarchive"
+	tbcache "github.com/tinyboot/tinyboot/internal/cache"
 	"github.com/tinyboot/tinyboot/internal/debtest"
 )
 
@@ -34,10 +35,11 @@ func kernelArchive(t *testing.T) *debtest.Archive {
 }
 
 func archiveResolver(a *debtest.Archive, cache string) *Resolver {
-	return &Resolver{CacheDir: cache, Archive: &debarchive.Client{
+	store := tbcache.Open(cache)
+	return &Resolver{CacheDir: cache, Cache: store, Archive: &debarchive.Client{
 		Sources: []debarchive.Source{{URL: a.URL(), Suites: []string{"stable"}, Components: []string{"main"}}},
 		Keyring: openpgp.EntityList{a.Key},
-		Cache:   debarchive.DirCache{Root: cache + "/archive"},
+		Cache:   store,
 		Now:     func() time.Time { return debtest.Now },
 	}}
 }

@@ -19,9 +19,11 @@ import (
 	"github.com/tinyboot/tinyboot/internal/fsutil"
 )
 
-// Cache kinds: downloaded packages and the kernel trees unpacked from them.
+// Cache kinds: downloaded packages (one kind with the archive client's,
+// as both name a .deb by its sha256) and the kernel trees unpacked from
+// them.
 const (
-	DebsKind    = "debs"
+	DebsKind    = debarchive.DebsKind
 	KernelsKind = "kernels"
 )
 

@@ -20,6 +20,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -430,4 +431,54 @@ func LimitFromEnv() (int64, error) {
 		return 0, fmt.Errorf("%s: %w", LimitEnv, err)
 	}
 	return n, nil
+}
+
+// Lookup returns the path of the file entry name of kind when it is
+// present, marking it used.
+func (c *Cache) Lookup(kind, name string) (string, bool) {
+	p := c.Path(kind, name)
+	fi, err := os.Stat(p)
+	if err != nil || !fi.Mode().IsRegular() {
+		return "", false
+	}
+	return p, true
+}
+
+// Store writes the file entry name of kind by streaming into write (for
+// entries too large to hold in memory, like a .deb) and publishes it with
+// a rename only when write succeeds: a failed or killed write stores
+// nothing. It returns the entry's path.
+func (c *Cache) Store(kind, name string, write func(w io.Writer) error) (string, error) {
+	if name == "" || strings.HasPrefix(name, tempPrefix) || strings.ContainsAny(name, `/\`) {
+		return "", fmt.Errorf("cache: %q is not an entry name", name)
+	}
+	dir, err := c.Dir(kind)
+	if err != nil {
+		return "", err
+	}
+	f, err := os.CreateTemp(dir, tempPrefix+"store-*")
+	if err != nil {
+		return "", fmt.Errorf("cache: %w", err)
+	}
+	defer os.Remove(f.Name()) // after the rename, a no-op
+	if err := write(f); err != nil {
+		f.Close()
+		return "", err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return "", fmt.Errorf("cache: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return "", fmt.Errorf("cache: %w", err)
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		return "", fmt.Errorf("cache: %w", err)
+	}
+	p := c.Path(kind, name)
+	if err := os.Rename(f.Name(), p); err != nil {
+		return "", fmt.Errorf("cache: %w", err)
+	}
+	c.Use(p)
+	return p, nil
 }

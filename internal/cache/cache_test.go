@@ -2,6 +2,8 @@ package cache
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -180,5 +182,43 @@ func TestPruneWaitsForOtherBuilds(t *testing.T) {
 	other.Release()
 	if freed, err := me.Prune(0); err != nil || freed == 0 {
 		t.Fatalf("prune after the other build ended: freed %d, %v", freed, err)
+	}
+}
+
+// TestStore checks streamed entries: published whole on success, absent
+// (and no temp file left) when the writer fails, counted by Info, and
+// refused for names that are not one path element.
+func TestStore(t *testing.T) {
+	c := Open(t.TempDir())
+	if _, ok := c.Lookup("debs", "a.deb"); ok {
+		t.Fatal("Lookup found an entry never stored")
+	}
+	p, err := c.Store("debs", "a.deb", func(w io.Writer) error { _, err := io.WriteString(w, "whole"); return err })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := c.Lookup("debs", "a.deb"); !ok || got != p {
+		t.Fatalf("Lookup = %q, %v; want %q", got, ok, p)
+	}
+	if b, _ := os.ReadFile(p); string(b) != "whole" {
+		t.Errorf("stored %q", b)
+	}
+	failed := errors.New("hash mismatch")
+	if _, err := c.Store("debs", "b.deb", func(w io.Writer) error { io.WriteString(w, "half"); return failed }); !errors.Is(err, failed) {
+		t.Fatalf("Store with a failing writer = %v, want its error", err)
+	}
+	if _, ok := c.Lookup("debs", "b.deb"); ok {
+		t.Error("a failed Store left an entry")
+	}
+	if items, _ := os.ReadDir(filepath.Join(c.Root(), "debs")); len(items) != 1 {
+		t.Errorf("debs/ holds %d files after one good and one failed Store, want 1", len(items))
+	}
+	if u, err := c.Info(); err != nil || len(u) != 1 || u[0].Kind != "debs" || u[0].Entries != 1 || u[0].Size != 5 {
+		t.Errorf("Info = %+v, %v", u, err)
+	}
+	for _, name := range []string{"", "../x", "a/b", ".hidden"} {
+		if _, err := c.Store("debs", name, func(io.Writer) error { return nil }); err == nil {
+			t.Errorf("Store(%q) stored", name)
+		}
 	}
 }

@@ -65,8 +65,11 @@ type Archive struct {
 	mu     sync.Mutex
 	files  map[string][]byte
 	reqs   []string
+	down   bool
+	status int
 }
 
+// NewArchive serves suites, signed with a key made for the test.
 func NewArchive(t *testing.T, suites ...Suite) *Archive {
 	t.Helper()
 	a := &Archive{t: t, Key: NewKey(t, "archive"), files: map[string][]byte{}}
@@ -77,7 +80,22 @@ func NewArchive(t *testing.T, suites ...Suite) *Archive {
 		a.mu.Lock()
 		a.reqs = append(a.reqs, r.URL.Path)
 		b, ok := a.files[strings.TrimPrefix(r.URL.Path, "/debian/")]
+		down, status := a.down, a.status
 		a.mu.Unlock()
+		if status != 0 {
+			http.Error(w, http.StatusText(status), status)
+			return
+		}
+		if down {
+			// Drop the connection unanswered, as a network that is gone
+			// would: the client sees a transport error, not a status.
+			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+				conn.Close()
+				return
+			}
+			http.Error(w, "unreachable", http.StatusServiceUnavailable)
+			return
+		}
 		if !ok {
 			http.NotFound(w, r)
 			return
@@ -98,6 +116,22 @@ func (a *Archive) Requests() []string {
 	r := a.reqs
 	a.reqs = nil
 	return r
+}
+
+// SetUnreachable makes the archive drop every connection unanswered (on)
+// or serve again (off); requests are still counted.
+func (a *Archive) SetUnreachable(on bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.down = on
+}
+
+// SetStatus makes the archive answer every request with status (a
+// server error, say), or serve again for 0; requests are still counted.
+func (a *Archive) SetStatus(status int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.status = status
 }
 
 // Set replaces (or adds) the file at path below the archive URL.

@@ -80,8 +80,8 @@ type Config struct {
 	Memory string // QEMU -m size such as "512M"; "512M" when empty
 	CPUs   int    // 1 when zero
 
-	Publish   []PortForward
-	NoNetwork bool // no network card at all (also skips the firmware's PXE attempt)
+	Publish   []PortForward // host ports forwarded to the guest (127.0.0.1 unless they name an address)
+	NoNetwork bool          // no network card at all (also skips the firmware's PXE attempt)
 
 	Accel    Accel // AccelAuto when empty
 	NoReboot bool  // exit instead of rebooting when the guest resets

@@ -121,7 +121,7 @@ func TestBuildArgs(t *testing.T) {
 				Disks: []string{"a.img", "b.img"}, Publish: []PortForward{{Host: 8080, Guest: 80}}},
 			want: []string{"qemu-system-x86_64", "-machine", "microvm", "-accel", "tcg",
 				"-m", "512M", "-smp", "1", "-nodefaults", "-no-user-config",
-				"-kernel", "vmlinuz", "-initrd", "initrd.img", "-append", "console=ttyS0 reboot=k tsc_early_khz=2445402",
+				"-kernel", "vmlinuz", "-initrd", "initrd.img", "-append", "console=ttyS0 reboot=t tsc_early_khz=2445402",
 				"-drive", "if=none,id=disk0,format=raw,file=a.img", "-device", "virtio-blk-device,drive=disk0",
 				"-drive", "if=none,id=disk1,format=raw,file=b.img", "-device", "virtio-blk-device,drive=disk1",
 				"-netdev", "user,id=net0,hostfwd=tcp:127.0.0.1:8080-:80", "-device", "virtio-net-device,netdev=net0",
@@ -282,11 +282,11 @@ func TestMicroVMAppend(t *testing.T) {
 		accel   Accel
 		want    string
 	}{
-		{"tcg", 2445402, "console=ttyS0", AccelTCG, "console=ttyS0 reboot=k tsc_early_khz=2445402"},
-		{"tcg, empty line", 1000, "", AccelTCG, "reboot=k tsc_early_khz=1000"},
-		{"already set", 2445402, "tsc_early_khz=1 reboot=t quiet", AccelTCG, "tsc_early_khz=1 reboot=t quiet"},
-		{"kvm has kvmclock", 2445402, "console=ttyS0", AccelKVM, "console=ttyS0 reboot=k"},
-		{"host frequency unknown", 0, "console=ttyS0", AccelTCG, "console=ttyS0 reboot=k"},
+		{"tcg", 2445402, "console=ttyS0", AccelTCG, "console=ttyS0 reboot=t tsc_early_khz=2445402"},
+		{"tcg, empty line", 1000, "", AccelTCG, "reboot=t tsc_early_khz=1000"},
+		{"already set", 2445402, "tsc_early_khz=1 reboot=k quiet", AccelTCG, "tsc_early_khz=1 reboot=k quiet"},
+		{"kvm has kvmclock", 2445402, "console=ttyS0", AccelKVM, "console=ttyS0 reboot=t"},
+		{"host frequency unknown", 0, "console=ttyS0", AccelTCG, "console=ttyS0 reboot=t"},
 	} {
 		khz := tt.khz
 		hostTSCkHz = func() int { return khz }

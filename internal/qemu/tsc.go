@@ -41,22 +41,19 @@ var hostTSCkHz = sync.OnceValue(func() int {
 	return 0
 })
 
-// microVMAppend adds to a microvm's kernel command line what the machine
-// needs, unless the line sets it already: reboot=k, so that a reboot goes
-// through the i8042 the microvm gets (it has no other reset the kernel's
-// default order finds: a guest reboot hung at "reboot: Restarting system"
-// here; Firecracker documents the same word), and under TCG
-// tsc_early_khz= (see above).
+// microVMAppend adds what a microvm's kernel command line needs unless
+// the line sets it already: reboot=t, because the kernel's default reboot
+// (ACPI reset, then the keyboard controller, then the BIOS) sometimes
+// ended in "reboot: Restarting system" and a machine that never reset
+// here, while a triple fault always resets a microvm (it is how
+// Firecracker-style guests reboot); and under TCG tsc_early_khz= (see
+// above).
 func microVMAppend(cmdline string, accel Accel) string {
 	if !strings.Contains(cmdline, "reboot=") {
-		cmdline = strings.TrimSpace(cmdline + " reboot=k")
+		cmdline += " reboot=t"
 	}
-	if accel != AccelTCG || strings.Contains(cmdline, "tsc_early_khz=") {
-		return cmdline
+	if khz := hostTSCkHz(); accel == AccelTCG && khz != 0 && !strings.Contains(cmdline, "tsc_early_khz=") {
+		cmdline += " tsc_early_khz=" + strconv.Itoa(khz)
 	}
-	khz := hostTSCkHz()
-	if khz == 0 {
-		return cmdline
-	}
-	return strings.TrimSpace(cmdline + " tsc_early_khz=" + strconv.Itoa(khz))
+	return strings.TrimSpace(cmdline)
 }

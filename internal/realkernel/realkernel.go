@@ -53,14 +53,13 @@ func Deb(t testing.TB) string {
 // the caches.
 func Find(t testing.TB) Package {
 	t.Helper()
-	// tinyboot's archive client caches .debs by content (sha256-….deb), so
-	// the package name comes from each file's control data.
-	// debs/ is where builds before the archive client kept them, under
-	// their names; a cache whose kernel tree was unpacked from one of those
-	// downloads nothing new.
-	dirs := []string{filepath.Join(testcache.Dir(), "archive", "debs"), filepath.Join(testcache.Dir(), "debs")}
+	// tinyboot's cache keeps .debs by content (debs/<sha256>.deb), so the
+	// package name comes from each file's control data. archive/debs is
+	// where the archive client kept them before it used the cache layer,
+	// in a cache no build has migrated yet.
+	dirs := []string{filepath.Join(testcache.Dir(), "debs"), filepath.Join(testcache.Dir(), "archive", "debs")}
 	if home, err := os.UserHomeDir(); err == nil {
-		dirs = append(dirs, filepath.Join(home, ".cache", "tinyboot", "archive", "debs"), filepath.Join(home, ".cache", "tinyboot", "debs"))
+		dirs = append(dirs, filepath.Join(home, ".cache", "tinyboot", "debs"), filepath.Join(home, ".cache", "tinyboot", "archive", "debs"))
 	}
 	want := testcache.Kernel()
 	versioned := want != testcache.DefaultKernel && strings.HasPrefix(want, "linux-image-") && strings.ContainsAny(want, "0123456789")
