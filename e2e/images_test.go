@@ -284,9 +284,9 @@ func testImage(t testing.TB, o imageOpts) string {
 	return buildImage(t, testSpecYAML(t, o), "")
 }
 
-// boot starts a machine once one of the maxVMs slots is free; the slot is
-// given back when the machine ends.
-func boot(t *testing.T, cfg qemu.Config) *Machine {
+// takeVMSlot waits for one of the maxVMs slots (skipping in -short mode,
+// where nothing boots); the caller gives it back with <-vmSlots.
+func takeVMSlot(t *testing.T) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("boots a machine under QEMU (tens of seconds under TCG)")
@@ -296,6 +296,13 @@ func boot(t *testing.T, cfg qemu.Config) *Machine {
 	case <-time.After(slotWait):
 		t.Fatalf("no VM slot free after %v", slotWait)
 	}
+}
+
+// boot starts a machine once one of the maxVMs slots is free; the slot is
+// given back when the machine ends.
+func boot(t *testing.T, cfg qemu.Config) *Machine {
+	t.Helper()
+	takeVMSlot(t)
 	var once sync.Once
 	release := func() { once.Do(func() { <-vmSlots }) }
 	t.Cleanup(release)

@@ -40,14 +40,7 @@ type cliRun struct {
 // startCLI starts `tbcompose run ARGS` once a VM slot is free.
 func startCLI(t *testing.T, bin string, args ...string) *cliRun {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("boots a machine under QEMU (tens of seconds under TCG)")
-	}
-	select {
-	case vmSlots <- struct{}{}:
-	case <-time.After(slotWait):
-		t.Fatalf("no VM slot free after %v", slotWait)
-	}
+	takeVMSlot(t)
 	r := &cliRun{cmd: exec.Command(bin, append([]string{"run"}, args...)...), lines: make(chan string, 4096)}
 	stdout, err := r.cmd.StdoutPipe()
 	if err != nil {
