@@ -102,13 +102,16 @@ func Main() {
 		}
 	}()
 	// A device-tree machine (arm64 booted without UEFI) has its power
-	// button as an input device, gpio-keys, and sends no ACPI event.
-	go func() {
-		defer recoverTo(log, "power key")
-		powerkey.Listen(ctx, "/dev/input", "/sys/class/input", time.Second, log.Printf, func() {
-			send(Event{Reason: "power button", Action: PowerOff})
-		})
-	}()
+	// button as an input device, gpio-keys, and sends no ACPI event. A PC's
+	// power button is always ACPI's, so only arm64 images watch for it.
+	if cfg.Arch == "arm64" {
+		go func() {
+			defer recoverTo(log, "power key")
+			powerkey.Listen(ctx, "/dev/input", "/sys/class/input", time.Second, log.Printf, func() {
+				send(Event{Reason: "power button", Action: PowerOff})
+			})
+		}()
+	}
 
 	Run(ctx, cfg, Deps{
 		Sys:          &finalSystem{Linux: sys, log: log, remote: remote, watchdog: wd},

@@ -61,14 +61,14 @@ func BaseModulesArch(r *spec.Resolved, a arch.Arch) []string {
 }
 
 // FormatModules are the modules an output format's machines need on top
-// of the base set: Google Compute Engine's virtio-scsi disk controller
-// and its gVNIC or virtio NIC for gce images.
+// of the base set: for gce images Google Compute Engine's gVNIC and
+// virtio NICs, even with DHCP off (its virtio-scsi disk controller is in
+// the base set already).
 func FormatModules(formats []string) []string {
-	var mods []string
 	if slices.Contains(formats, spec.FormatGCE) {
-		mods = append(mods, "virtio_scsi", "gve", "virtio_net")
+		return []string{"gve", "virtio_net"}
 	}
-	return mods
+	return nil
 }
 
 // archModuleSet is what one architecture adds to the base modules.

@@ -48,7 +48,7 @@ func (kernelWriter) Write(_ context.Context, parts *Parts, dst, _ string) (int64
 	if err != nil {
 		return 0, err
 	}
-	for _, f := range []struct{ section, name string }{{uki.SectionLinux, KernelFile}, {uki.SectionInitrd, InitrdFile}} {
+	for _, f := range []struct{ section, name string }{{uki.SectionLinux, KernelFile}, {uki.SectionInitrd, InitrdFile}, {uki.SectionCmdline, CmdlineFile}} {
 		sec, ok := img.Section(f.section)
 		if !ok {
 			return 0, fmt.Errorf("UKI has no %s section", f.section)
@@ -57,15 +57,15 @@ func (kernelWriter) Write(_ context.Context, parts *Parts, dst, _ string) (int64
 		if err != nil {
 			return 0, err
 		}
+		if f.section == uki.SectionCmdline {
+			// One line, without the NUL the stub wants.
+			data = append(bytes.TrimRight(data, "\x00"), '\n')
+		}
 		if err := writeFile(filepath.Join(dst, f.name), data); err != nil {
 			return 0, err
 		}
 	}
-	bf, err := parts.bootFiles()
-	if err != nil {
-		return 0, err
-	}
-	return 0, writeFile(filepath.Join(dst, CmdlineFile), []byte(bf.cmdline+"\n"))
+	return 0, nil
 }
 
 // rawWriter writes the hybrid image as a GPT disk: the ISO's bytes, the

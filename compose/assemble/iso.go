@@ -87,31 +87,21 @@ func (w *isoWriter) addBIOS(opts *iso.Options, parts *Parts, work string) error 
 	if err != nil {
 		return fmt.Errorf("BIOS boot: %w", err)
 	}
-	stage, err := os.MkdirTemp(work, "bios-*")
-	if err != nil {
-		return err
-	}
-	dir := filepath.Join(stage, filepath.FromSlash(isolinuxDir))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	for _, f := range []struct{ src, name string }{{w.bios.IsolinuxBin, "isolinux.bin"}, {w.bios.LdlinuxC32, "ldlinux.c32"}} {
-		b, err := os.ReadFile(f.src)
-		if err != nil {
-			return fmt.Errorf("BIOS loader: %w", err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, f.name), b, 0o644); err != nil {
-			return err
-		}
-	}
-	if err := os.WriteFile(filepath.Join(dir, "isolinux.cfg"), []byte(isolinuxConfig(bf.cmdline)), 0o644); err != nil {
+	// Only the configuration is made here; the loader's files go onto the
+	// ISO straight from the cache.
+	cfg := filepath.Join(work, "isolinux.cfg")
+	if err := os.WriteFile(cfg, []byte(isolinuxConfig(bf.cmdline)), 0o644); err != nil {
 		return err
 	}
 	mbr, err := os.ReadFile(w.bios.MBR)
 	if err != nil {
 		return fmt.Errorf("BIOS loader: %w", err)
 	}
-	opts.Files = append([]iso.Entry{{Src: stage, Dst: "/"}}, opts.Files...)
+	opts.Files = append([]iso.Entry{
+		{Src: w.bios.IsolinuxBin, Dst: isolinuxBin},
+		{Src: w.bios.LdlinuxC32, Dst: isolinuxDir + "/ldlinux.c32"},
+		{Src: cfg, Dst: isolinuxDir + "/isolinux.cfg"},
+	}, opts.Files...)
 	opts.Aliases = append(opts.Aliases,
 		iso.Alias{Dst: biosKernelPath, Offset: bf.kernel.off, Size: bf.kernel.size},
 		iso.Alias{Dst: biosInitrdPath, Offset: bf.initrd.off, Size: bf.initrd.size})

@@ -167,9 +167,9 @@ func writeDirOutput(ctx context.Context, w dirWriter, format string, parts *Part
 		lock.Close()
 		os.RemoveAll(tmp)
 	}()
-	if err := os.Remove(filepath.Join(tmp, ".lock")); err != nil {
-		return nil, err
-	}
+	// The directory keeps its .lock while it is written, so another
+	// build's cleanup leaves it alone; the lock goes just before the swap.
+	lockPath := filepath.Join(tmp, ".lock")
 	if _, err := w.Write(ctx, parts, tmp, work); err != nil {
 		return nil, outputError(out, err)
 	}
@@ -179,6 +179,9 @@ func writeDirOutput(ctx context.Context, w dirWriter, format string, parts *Part
 	}
 	var res []Written
 	for _, e := range entries {
+		if e.Name() == filepath.Base(lockPath) {
+			continue
+		}
 		name := filepath.Join(tmp, e.Name())
 		r, err := written(format, name, filepath.Join(out, e.Name()), 0)
 		if err != nil {
@@ -190,6 +193,9 @@ func writeDirOutput(ctx context.Context, w dirWriter, format string, parts *Part
 		}
 	}
 	if err := os.Chmod(tmp, 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.Remove(lockPath); err != nil {
 		return nil, err
 	}
 	old := ""
