@@ -289,7 +289,16 @@ func TestConsoleWatch(t *testing.T) {
 			false, "tbcompose: app exited with status 1; the guest reboots: --no-reboot stops here\n", "app exited with status 1"},
 		{"app exits under --no-reboot", true,
 			"tinyboot: [     2.100] app: killed by signal 9\ntinyboot: [     2.100] shutdown: app ended (on_exit reboot)\n",
-			true, "", "app killed by signal 9"},
+			false, "", "app killed by signal 9"},
+		// The agent's first shutdown line already means nothing answers the
+		// power button: a Ctrl-C right after the explanation must not be
+		// taken for a press.
+		{"shutdown begins", false,
+			"tinyboot: [     2.100] app: exited with status 0\ntinyboot: [     2.100] shutdown: app ended (on_exit reboot)\n",
+			false, "tbcompose: app exited with status 0; the guest reboots: --no-reboot stops here\n", "app exited with status 0"},
+		{"up again after a reboot", false,
+			"tinyboot: [     2.300] shutdown: rebooting\n[    0.1] Linux\ntinyboot: [     0.412] setup: mounted filesystems in 3ms\n",
+			true, "", ""},
 		{"unterminated line", false, "tinyboot: [     1.0", false, "", ""},
 	}
 	for _, tt := range tests {

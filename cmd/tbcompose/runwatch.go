@@ -58,7 +58,10 @@ func (c *consoleWatch) line(s string) {
 		return
 	}
 	msg := m[1]
-	c.agentUp = true
+	// Once the agent says "shutdown:", it is on its way down and answers
+	// nothing more until it is up again; that is set before anything is
+	// printed about the line, so whoever reads the explanation sees it.
+	c.agentUp = !strings.HasPrefix(msg, "shutdown: ")
 	switch {
 	case appEndRE.MatchString(msg):
 		c.appEnd = "app " + strings.TrimPrefix(appEndRE.FindString(msg), "app: ")
@@ -68,9 +71,6 @@ func (c *consoleWatch) line(s string) {
 			why = "the app ended"
 		}
 		fmt.Fprintf(c.stderr, "tbcompose: %s; the guest reboots: --no-reboot stops here\n", why)
-	case msg == "shutdown: rebooting", msg == "shutdown: powering off", msg == "shutdown: halting":
-		// From here the agent answers nothing until it is up again.
-		c.agentUp = false
 	}
 }
 
