@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -57,6 +58,21 @@ type Deps struct {
 	// SecureBoot reports the firmware's Secure Boot state, logged at
 	// boot; nil logs nothing.
 	SecureBoot func() string
+	// NoISO says this boot has no ISO to search for: the kernel format's
+	// command line carries baked.NoISOParam, so a
+	// microVM does not wait out the ISO search for a medium it never has.
+	NoISO bool
+}
+
+// HasParam reports whether the kernel command line cmdline holds param
+// as one whole word.
+func HasParam(cmdline, param string) bool {
+	for _, w := range strings.Fields(cmdline) {
+		if w == param {
+			return true
+		}
+	}
+	return false
 }
 
 // Periodic clock correction interval once the app runs.
@@ -163,7 +179,7 @@ func (a *agent) boot(ctx context.Context) (act Action, ok bool) {
 	}
 
 	t = a.clock.Now()
-	res := findStorage(a.sys, a.clock, cfg, a.mountISO)
+	res := findStorage(a.sys, a.clock, cfg, a.deps.NoISO, a.mountISO)
 	if !a.mountPersistent(res) {
 		return PowerOff, false
 	}

@@ -313,9 +313,20 @@ func TestStorage(t *testing.T) {
 		devs      [][]BlockDevice
 		info      map[string]blkid.Info
 		required  bool
+		noISO     bool
 		wantLines []string
 		wantStart bool
 	}{
+		{
+			// The kernel format's boot: an ISO that is there is not
+			// mounted, and none is waited for.
+			name:      "tinyboot.iso=none",
+			devs:      [][]BlockDevice{{{Name: "sr0"}, {Name: "vdb"}}},
+			info:      map[string]blkid.Info{"sr0": iso, "vdb": {Type: blkid.Btrfs, Label: "tinyboot"}},
+			noISO:     true,
+			wantLines: []string{"iso: none on this boot (tinyboot.iso=none)", "persistent: mounted /dev/vdb at /persistent (btrfs, label tinyboot)"},
+			wantStart: true,
+		},
 		{
 			name: "hybrid ISO as a disk: whole disk over partition, appearing late",
 			devs: [][]BlockDevice{nil, nil, {{Name: "vda1", Partition: true, Parent: "vda"}}, {{Name: "vda"}, {Name: "vda1", Partition: true, Parent: "vda"}, {Name: "vdb"}}},
@@ -355,10 +366,18 @@ func TestStorage(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			sys := &fakeSys{devs: tt.devs, info: tt.info, procs: []proc{{exit: exit(0)}}}
 			h := newHarness(sys)
+			h.deps.NoISO = tt.noISO
 			cfg := config()
 			cfg.Persistent.Required = tt.required
 			h.run(t, cfg)
 			has(t, "console", h.out.Lines(), tt.wantLines)
+			if tt.noISO {
+				for _, c := range sys.Calls() {
+					if strings.Contains(c, "/iso") {
+						t.Errorf("tinyboot.iso=none, but the agent called %q", c)
+					}
+				}
+			}
 			started := sys.started > 0
 			if started != tt.wantStart {
 				t.Errorf("app started %v, want %v", started, tt.wantStart)

@@ -38,6 +38,7 @@
 //	iso: mounted /dev/sr0 at /iso (volume HELLO)
 //	iso: mount /dev/sr0 at /iso: ERROR
 //	iso: not found
+//	iso: none on this boot (tinyboot.iso=none)
 //	persistent: mounted /dev/vdb at /persistent (btrfs, label tinyboot)
 //	persistent: mount /dev/vdb at /persistent (btrfs, found ext4): ERROR
 //	persistent: no volume labelled "tinyboot" after 10s

@@ -34,16 +34,20 @@ type storageResult struct {
 // persistent volume (when one is wanted) or their waits have passed.
 // onISO, when not nil, is called as soon as the ISO is settled (found, or
 // its wait over), so that /iso is mounted without waiting for the volume.
-func findStorage(sys System, clock Clock, cfg *baked.Config, onISO func(storageResult)) storageResult {
+// With noISO the boot has no ISO: it is settled at once, not searched.
+func findStorage(sys System, clock Clock, cfg *baked.Config, noISO bool, onISO func(storageResult)) storageResult {
 	start := clock.Now()
 	var res storageResult
+	if noISO && onISO != nil {
+		onISO(storageResult{iso: noISOName})
+	}
 	wantPers := cfg.Persistent != nil
 	persWait := time.Duration(0)
 	if wantPers {
 		persWait = cfg.Persistent.Wait.Std()
 	}
 	probed := map[string]blkid.Info{}
-	isoSettled := false
+	isoSettled := noISO
 	for {
 		devs, _ := sys.BlockDevices()
 		var isos []candidate
@@ -90,7 +94,7 @@ func findStorage(sys System, clock Clock, cfg *baked.Config, onISO func(storageR
 			}
 		}
 		persDone := !wantPers || res.pers != "" || elapsed >= persWait
-		if (res.iso != "" || isoDone) && persDone {
+		if (res.iso != "" || isoDone || noISO) && persDone {
 			return res
 		}
 		<-clock.After(pollInterval)
@@ -123,11 +127,17 @@ func bestISO(isos []candidate, volumeID string, final bool) (candidate, bool) {
 	return candidate{}, false
 }
 
+// noISOName stands for the ISO in a storageResult of a boot without one.
+const noISOName = "-"
+
 // mountISO mounts the ISO findStorage found and reports it.
 func (a *agent) mountISO(res storageResult) {
-	if res.iso == "" {
+	switch res.iso {
+	case noISOName:
+		a.log.Printf("iso: none on this boot (%s)", baked.NoISOParam)
+	case "":
 		a.log.Printf("iso: not found")
-	} else {
+	default:
 		dev := "/dev/" + res.iso
 		a.needFilesystem(blkid.ISO9660)
 		if err := a.sys.Mount(dev, baked.ISOMount, blkid.ISO9660, msRdonly, ""); err != nil {

@@ -3,6 +3,7 @@ package compose_test
 import (
 	"bytes"
 	"context"
+	"github.com/tinyboot/tinyboot/spec/baked"
 	"os"
 	"path/filepath"
 	"testing"
@@ -69,7 +70,12 @@ func TestBuildFormats(t *testing.T) {
 			ref = in
 			continue
 		}
-		if in.KernelSize != ref.KernelSize || in.InitrdSize != ref.InitrdSize || in.Cmdline != ref.Cmdline {
+		wantCmdline := ref.Cmdline
+		if f == spec.FormatKernel {
+			// Booted without an ISO, so the agent is told not to search.
+			wantCmdline += " " + baked.NoISOParam
+		}
+		if in.KernelSize != ref.KernelSize || in.InitrdSize != ref.InitrdSize || in.Cmdline != wantCmdline {
 			t.Errorf("%s: kernel %d initrd %d cmdline %q; the ISO has %d, %d, %q", f, in.KernelSize, in.InitrdSize, in.Cmdline, ref.KernelSize, ref.InitrdSize, ref.Cmdline)
 		}
 		wantBIOS := f != spec.FormatUKI && f != spec.FormatKernel

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/tinyboot/tinyboot/spec/baked"
 	"os"
 	"path/filepath"
 
@@ -58,8 +59,10 @@ func (kernelWriter) Write(_ context.Context, parts *Parts, dst, _ string) (int64
 			return 0, err
 		}
 		if f.section == uki.SectionCmdline {
-			// One line, without the NUL the stub wants.
-			data = append(bytes.TrimRight(data, "\x00"), '\n')
+			// One line, without the NUL the stub wants; and the agent is
+			// told there is no ISO to search for on such a boot.
+			data = bytes.TrimSpace(bytes.TrimRight(data, "\x00"))
+			data = append(append(data, " "+baked.NoISOParam...), '\n')
 		}
 		if err := writeFile(filepath.Join(dst, f.name), data); err != nil {
 			return 0, err

@@ -24,6 +24,12 @@ const (
 	PersistentMount = "/persistent"
 )
 
+// NoISOParam is the kernel command-line word by which an output without
+// an ISO (the kernel format, booted directly by QEMU -kernel or a microVM
+// engine) tells the agent not to search for one: the search would only
+// wait out its bound.
+const NoISOParam = "tinyboot.iso=none"
+
 // Config is the baked spec.
 type Config struct {
 	Version  int    `json:"version"`
