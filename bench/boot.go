@@ -147,17 +147,36 @@ func boot(ctx context.Context, image, disk string, appLine *regexp.Regexp, timeo
 
 // bootWith boots cfg (under TCG, 512 MiB, no reboot) as boot does.
 func bootWith(ctx context.Context, cfg qemu.Config, appLine *regexp.Regexp, timeout time.Duration) (*bootRun, error) {
+	r, texts, err := bootUntil(ctx, cfg, appLine, timeout)
+	if err != nil {
+		return nil, err
+	}
+	if r.Guest, err = parseGuest(texts); err != nil {
+		return nil, fmt.Errorf("boot %s: %w", bootName(cfg), err)
+	}
+	return r, nil
+}
+
+// bootName is what a boot of cfg is called in errors.
+func bootName(cfg qemu.Config) string {
+	if cfg.Image != "" {
+		return cfg.Image
+	}
+	return cfg.Kernel
+}
+
+// bootUntil boots cfg until a console line matches line and returns the
+// host times and the console's lines; the guest's own times are left to
+// the caller (the floor image has no agent to report them).
+func bootUntil(ctx context.Context, cfg qemu.Config, appLine *regexp.Regexp, timeout time.Duration) (*bootRun, []string, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	st := &stamper{start: time.Now()}
-	image := cfg.Image
-	if image == "" {
-		image = cfg.Kernel
-	}
+	image := bootName(cfg)
 	cfg.Accel, cfg.Memory, cfg.NoReboot, cfg.Console = qemu.AccelTCG, "512M", true, st
 	vm, err := qemu.Start(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("start QEMU: %w", err)
+		return nil, nil, fmt.Errorf("start QEMU: %w", err)
 	}
 	defer func() {
 		qctx, qcancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -165,7 +184,7 @@ func bootWith(ctx context.Context, cfg qemu.Config, appLine *regexp.Regexp, time
 		_ = vm.Quit(qctx)
 	}()
 	if _, err := vm.Console.WaitForLine(ctx, appLine); err != nil {
-		return nil, fmt.Errorf("boot %s: %w; console tail:\n%s", image, err, strings.Join(vm.Console.Tail(20), "\n"))
+		return nil, nil, fmt.Errorf("boot %s: %w; console tail:\n%s", image, err, strings.Join(vm.Console.Tail(20), "\n"))
 	}
 	// The stamper and the console are fed the same writes in an order the
 	// qemu package does not promise, so give the stamper a moment.
@@ -189,8 +208,5 @@ func bootWith(ctx context.Context, cfg qemu.Config, appLine *regexp.Regexp, time
 			r.App = l.At
 		}
 	}
-	if r.Guest, err = parseGuest(texts); err != nil {
-		return nil, fmt.Errorf("boot %s: %w", image, err)
-	}
-	return r, nil
+	return r, texts, nil
 }

@@ -33,6 +33,10 @@ type results struct {
 	// FormatISO and FormatUKI the sizes of that build's ISO and UKI.
 	Firmware             []firmwareRun
 	FormatISO, FormatUKI int64
+	// Floor are the boots of tinyboot's image and the floor image side by
+	// side; OursISO and FloorISO their ISOs' sizes.
+	Floor             []floorRun
+	OursISO, FloorISO int64
 }
 
 // memoryRun is one large-payload build.
@@ -115,6 +119,7 @@ func (r *results) write(w io.Writer) error {
 	r.writeCold(p)
 	r.writeBoot(p)
 	r.writeFirmware(p)
+	r.writeFloor(p)
 	r.writeMemory(p)
 	for _, f := range r.Failed {
 		p("**Failed:** %s", firstLine(f))
@@ -150,6 +155,11 @@ func (r *results) writeTargets(p printer) {
 	if len(r.Boots) > 0 {
 		own := guestOf(r.Boots, guestTimes.AgentOwn).median()
 		p("| agent adds < 100 ms between /init and app start, excluding module loading and DHCP/SNTP waits (TCG) | %s | %s |", ms(own), verdict(own < targetAgentOwn))
+	}
+	for _, c := range floorCases {
+		if rt := r.floorRatio(c.Name); rt > 0 {
+			p("| QEMU start → app's first line, tinyboot / floor image, %s ≤ %.2f | %.2f | %s |", c.Name, targetFloorRatio, rt, verdict(rt <= targetFloorRatio))
+		}
 	}
 	for _, m := range r.Memory {
 		p("| composer peak memory < 200 MiB, %s %s payload | %s | %s |", gib(m.Size), kind(m.Dense), mib(m.Run.MaxRSS), verdict(m.Run.MaxRSS < targetRSS))
