@@ -120,15 +120,25 @@ func (r *results) writeFloor(p printer) {
 	p("")
 	p("ISO with tinyboot's agent %s, with bench/floorinit as /init %s.", mib(r.OursISO), mib(r.FloorISO))
 	p("")
-	p("| boot | tinyboot: QEMU start → app's first line | floor: QEMU start → /init's line | ratio (target ≤ %.2f) |", targetFloorRatio)
-	p("|---|---|---|---|")
+	p("| boot | tinyboot: QEMU start → app's first line | floor: QEMU start → /init's line | ratio (target ≤ %.2f) | tinyboot, guest: /init → app (modules, storage, network) |", targetFloorRatio)
+	p("|---|---|---|---|---|")
 	for _, c := range floorCases {
 		ours, floor := r.floorSamples(c.Name, false), r.floorSamples(c.Name, true)
 		if len(ours) == 0 {
 			continue
 		}
 		rt := r.floorRatio(c.Name)
-		p("| %s | %s | %s | %.2f %s |", c.Name, ours.spread(), floor.spread(), rt, verdict(rt <= targetFloorRatio))
+		var runs []*bootRun
+		for _, f := range r.Floor {
+			if f.Case == c.Name && !f.Floor {
+				runs = append(runs, f.Run)
+			}
+		}
+		guest := fmt.Sprintf("%s (%s, %s, %s)", ms(guestOf(runs, guestTimes.InitToApp).median()),
+			ms(guestOf(runs, func(g guestTimes) time.Duration { return g.Modules }).median()),
+			ms(guestOf(runs, func(g guestTimes) time.Duration { return g.Storage }).median()),
+			ms(guestOf(runs, func(g guestTimes) time.Duration { return g.Network }).median()))
+		p("| %s | %s | %s | %.2f %s | %s |", c.Name, ours.spread(), floor.spread(), rt, verdict(rt <= targetFloorRatio), guest)
 	}
 	p("")
 }

@@ -9,8 +9,10 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/tinyboot/tinyboot/agent/clock"
 )
@@ -97,10 +99,36 @@ func Start(ctx context.Context, opts Options, logf func(string, ...any)) (*Manag
 					logf("network: %s: panic: %v", a.Name, r)
 				}
 			}()
+			waitCarrier(ctx, a.Index)
 			k.Run(ctx)
 		}()
 	}
 	return m, nil
+}
+
+// Carrier wait: a DISCOVER sent before the link has its carrier is lost
+// and costs a whole attempt timeout, the larger part of DHCP's time at
+// boot; so each keeper first waits for the carrier, briefly.
+const (
+	carrierWait = 2 * time.Second
+	carrierPoll = 5 * time.Millisecond
+)
+
+// waitCarrier returns once the link with index has its carrier (it is
+// RUNNING), ctx ends, or carrierWait has passed: DHCP then tries anyway,
+// since some drivers never report a carrier.
+func waitCarrier(ctx context.Context, index int) {
+	deadline := time.Now().Add(carrierWait)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		l, err := netlink.LinkByIndex(index)
+		if err != nil || l.Attrs().RawFlags&unix.IFF_RUNNING != 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(carrierPoll):
+		}
+	}
 }
 
 // Links is how many links DHCP runs on.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -108,13 +109,28 @@ func addBuildFlags(cmd *cobra.Command, f *buildFlags) {
 // buildForRun builds the image described by the spec at specPath, printing
 // progress to cmd's stderr, and returns the image's path. `tbcompose run`
 // calls it when given a spec rather than an image.
-func buildForRun(cmd *cobra.Command, specPath string) (string, error) {
+// buildForRun builds the spec at specPath with its own formats and
+// returns the path of its output in format (of the first architecture's
+// image, which run boots).
+func buildForRun(cmd *cobra.Command, specPath, format string) (string, error) {
 	res, err := buildSpec(cmd, specPath, buildFlags{compression: "zstd"})
 	if err != nil {
 		return "", err
 	}
 	printSummary(cmd.ErrOrStderr(), res, summaryOptions{})
-	return res.Output, nil
+	for _, w := range res.Outputs {
+		if w.Format == format {
+			if format == spec.FormatKernel {
+				// The summary lists the directory's files.
+				return filepath.Dir(w.Path), nil
+			}
+			return w.Path, nil
+		}
+	}
+	if len(res.Outputs) == 0 && format == spec.FormatISO {
+		return res.Output, nil
+	}
+	return "", fmt.Errorf("build %s wrote no %s output to boot", specPath, format)
 }
 
 // buildSpec loads, validates and builds the spec at path.

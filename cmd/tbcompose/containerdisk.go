@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/tinyboot/tinyboot/spec"
 	"path/filepath"
 	"strings"
 
@@ -63,7 +64,11 @@ func containerDiskOf(cmd *cobra.Command, target, arch string) (v1.Image, string,
 	switch kind {
 	case targetISO, targetRaw:
 	case targetSpec:
-		if iso, err = buildForRun(cmd, target); err != nil {
+		f, formats := firstSpecFormat(target, []string{spec.FormatISO, spec.FormatRaw})
+		if f == "" {
+			return nil, "", withCode(exitUsage, fmt.Errorf("%s: a containerDisk holds the spec's ISO or raw disk image, and its formats (%s) have neither; add iso to formats", target, strings.Join(formats, ", ")))
+		}
+		if iso, err = buildForRun(cmd, target, f); err != nil {
 			return nil, "", err
 		}
 	default:

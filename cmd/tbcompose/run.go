@@ -47,8 +47,10 @@ func newRunCmd() *cobra.Command {
 		Use:   "run [tinyboot.yaml | image.iso | image.img | image.efi | name-kernel/ | image.tar.gz]",
 		Short: "Boot an image in QEMU, building it first when given a spec",
 		Long: `run boots any format tbcompose build writes in QEMU, its serial console on
-this terminal. Given a spec (the default is ./tinyboot.yaml) it builds the
-ISO first. What it boots is told by the name, or by the first bytes:
+this terminal. Given a spec (the default is ./tinyboot.yaml) it builds it
+first and boots its ISO, or else the first of its raw, gce, uki and kernel
+outputs (the kernel format on --machine microvm and --firmware none).
+What it boots is told by the name, or by the first bytes:
 
   .iso             the hybrid ISO, as a CD (--usb, --raw: as a stick, a disk)
   .img, .raw       the raw disk image, as a virtio disk
@@ -170,6 +172,16 @@ func (o *runOptions) run(cmd *cobra.Command, target string) error {
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
+	// A spec is built, then booted as the output it has that suits the
+	// machine asked for; from here on kind is that output's.
+	specPath, bootFormat := "", ""
+	if kind == targetSpec {
+		specPath = target
+		if bootFormat, err = o.specBootFormat(target); err != nil {
+			return withCode(exitUsage, err)
+		}
+		kind = formatTargets[bootFormat]
+	}
 	fwOverride, err := o.firmwareFor(&cfg, kind)
 	if err != nil {
 		return withCode(exitUsage, err)
@@ -196,15 +208,16 @@ func (o *runOptions) run(cmd *cobra.Command, target string) error {
 			os.RemoveAll(tmp)
 		}
 	}()
-	switch kind {
-	case targetSpec:
-		if cfg.Image, err = buildForRun(cmd, target); err != nil {
+	if specPath != "" {
+		if target, err = buildForRun(cmd, specPath, bootFormat); err != nil {
 			var ee *exitError
 			if errors.As(err, &ee) {
 				return err
 			}
 			return withCode(exitInvalid, err)
 		}
+	}
+	switch kind {
 	case targetISO, targetRaw:
 		cfg.Image = target
 	case targetUKI:
@@ -344,7 +357,7 @@ func (o *runOptions) firmwareFor(cfg *qemu.Config, kind targetKind) (string, err
 		cfg.FirmwareKind, override = qemu.FirmwareUEFI, o.firmware
 	}
 	what := map[targetKind]string{
-		targetSpec: "the spec's ISO", targetISO: "an ISO", targetRaw: "a raw disk image",
+		targetISO: "an ISO", targetRaw: "a raw disk image",
 		targetUKI: "a UKI", targetKernel: "the kernel format", targetGCE: "a GCE image",
 	}[kind]
 	if cfg.Machine == qemu.MachineMicroVM && kind != targetKernel {

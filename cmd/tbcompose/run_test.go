@@ -394,3 +394,43 @@ func TestSuperviseVM(t *testing.T) {
 		})
 	}
 }
+
+// TestSpecBootFormat: run boots the output of a spec that suits the
+// machine, and says what to add when the spec has none.
+func TestSpecBootFormat(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		formats, machine, firmware string
+		want, wantErr              string
+	}{
+		{"", "q35", "", "iso", ""},
+		{"[kernel]", "q35", "", "kernel", ""},
+		{"[kernel, uki]", "q35", "", "uki", ""},
+		{"[gce, raw]", "q35", "", "raw", ""},
+		{"[iso, kernel]", "microvm", "", "kernel", ""},
+		{"[iso, kernel]", "q35", "none", "kernel", ""},
+		{"[iso]", "microvm", "", "", "add kernel to formats"},
+		{"[containerdisk]", "q35", "", "", "none of the spec's formats (containerdisk) boots here"},
+	}
+	for i, tt := range tests {
+		path := filepath.Join(dir, fmt.Sprintf("s%d.yaml", i))
+		text := "name: hello\napp: {go: ./hello}\nkernel: {package: linux-image-amd64}\n"
+		if tt.formats != "" {
+			text += "formats: " + tt.formats + "\n"
+		}
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		o := &runOptions{machine: tt.machine, firmware: tt.firmware}
+		got, err := o.specBootFormat(path)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("formats %s on %s: got %q, %v; want an error mentioning %q", tt.formats, tt.machine, got, err, tt.wantErr)
+			}
+			continue
+		}
+		if got != tt.want || err != nil {
+			t.Errorf("formats %s on %s --firmware %q: got %q, %v; want %q", tt.formats, tt.machine, tt.firmware, got, err, tt.want)
+		}
+	}
+}

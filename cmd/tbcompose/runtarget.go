@@ -7,10 +7,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
+	"github.com/tinyboot/tinyboot/compose"
 	"github.com/tinyboot/tinyboot/compose/assemble"
 	"github.com/tinyboot/tinyboot/internal/qemu"
+	"github.com/tinyboot/tinyboot/spec"
 )
 
 // targetKind is what `tbcompose run` was given: a spec to build, or one of
@@ -19,13 +22,59 @@ type targetKind string
 
 // Run targets.
 const (
-	targetSpec   targetKind = "spec"   // tinyboot.yaml: built first, then booted as an ISO
+	targetSpec   targetKind = "spec"   // tinyboot.yaml: built first, then booted as one of its outputs
 	targetISO    targetKind = "iso"    // <name>.iso, a hybrid ISO
 	targetRaw    targetKind = "raw"    // <name>.img, a GPT disk image
 	targetUKI    targetKind = "uki"    // <name>.efi, a unified kernel image
 	targetKernel targetKind = "kernel" // <name>-kernel/: vmlinuz, initrd.img, cmdline
 	targetGCE    targetKind = "gce"    // <name>.tar.gz holding disk.raw
 )
+
+// formatTargets are the output formats run can boot, as targets.
+var formatTargets = map[string]targetKind{
+	spec.FormatISO: targetISO, spec.FormatRaw: targetRaw, spec.FormatGCE: targetGCE,
+	spec.FormatUKI: targetUKI, spec.FormatKernel: targetKernel,
+}
+
+// specBootFormat picks which of the spec's output formats run boots: on
+// a machine without firmware (--machine microvm, --firmware none) the
+// kernel format, else the first of iso, raw, gce, uki, kernel the spec
+// writes.
+func (o *runOptions) specBootFormat(path string) (string, error) {
+	order := []string{spec.FormatISO, spec.FormatRaw, spec.FormatGCE, spec.FormatUKI, spec.FormatKernel}
+	if o.machine == string(qemu.MachineMicroVM) || o.firmware == string(qemu.FirmwareNone) {
+		order = []string{spec.FormatKernel}
+	}
+	f, formats := firstSpecFormat(path, order)
+	switch {
+	case f != "":
+		return f, nil
+	case len(order) == 1:
+		return "", fmt.Errorf("run %s: --machine microvm and --firmware none boot the kernel format, and the spec's formats (%s) do not have it; add kernel to formats or build it with tbcompose build --format kernel", path, strings.Join(formats, ", "))
+	default:
+		return "", fmt.Errorf("run %s: none of the spec's formats (%s) boots here; add iso (or raw, gce, uki, kernel) to formats", path, strings.Join(formats, ", "))
+	}
+}
+
+// firstSpecFormat returns the first of order among the formats the spec
+// at path writes, or "" and those formats. A spec that does not load is
+// left for the build to explain: it counts as writing order[0].
+func firstSpecFormat(path string, order []string) (string, []string) {
+	s, _, err := spec.Load(path)
+	if err != nil || s == nil {
+		return order[0], nil
+	}
+	formats, err := compose.Formats(s.WithDefaults(), nil)
+	if err != nil {
+		return order[0], nil
+	}
+	for _, f := range order {
+		if slices.Contains(formats, f) {
+			return f, formats
+		}
+	}
+	return "", formats
+}
 
 // Files of the kernel format's directory.
 const (
