@@ -183,6 +183,11 @@ func (a *agent) boot(ctx context.Context) (act Action, ok bool) {
 	if !a.mountPersistent(res) {
 		return PowerOff, false
 	}
+	if strings.HasPrefix(cfg.App.Path, baked.ISOMount+"/") && !a.isoMounted {
+		// app.run_from: iso; without the ISO there is nothing to run.
+		a.log.Printf("app: %s is on the ISO (app.run_from: iso), and no ISO is mounted; powering off", cfg.App.Path)
+		return PowerOff, false
+	}
 	dStor := a.clock.Now().Sub(t)
 	a.loadInstance(ctx)
 

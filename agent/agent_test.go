@@ -637,3 +637,37 @@ func TestBootLineNetworkTime(t *testing.T) {
 	}
 	t.Fatalf("no boot line in %q", h.out.Lines())
 }
+
+// An app that runs from the ISO (app.run_from: iso) starts from /iso once
+// the ISO is mounted; without the ISO the machine powers off saying why,
+// instead of failing to execute it over and over.
+func TestAppOnISO(t *testing.T) {
+	iso := blkid.Info{Type: blkid.ISO9660, Label: "HELLO"}
+	for _, tt := range []struct {
+		name      string
+		devs      [][]BlockDevice
+		wantStart bool
+		wantLine  string
+	}{
+		{"ISO there", [][]BlockDevice{{{Name: "sr0"}, {Name: "vdb"}}}, true, "iso: mounted /dev/sr0 at /iso (volume HELLO)"},
+		{"no ISO", [][]BlockDevice{{{Name: "vdb"}}}, false, "app: /iso/tinyboot/hello is on the ISO (app.run_from: iso), and no ISO is mounted; powering off"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			sys := &fakeSys{devs: tt.devs, info: map[string]blkid.Info{"sr0": iso, "vdb": {Type: blkid.Btrfs, Label: "tinyboot"}}, procs: []proc{{exit: exit(0)}}}
+			h := newHarness(sys)
+			cfg := config()
+			cfg.App.Path = "/iso/tinyboot/hello"
+			h.run(t, cfg)
+			has(t, "console", h.out.Lines(), []string{tt.wantLine})
+			if got := sys.started > 0; got != tt.wantStart {
+				t.Errorf("app started %v, want %v; console:\n%s", got, tt.wantStart, strings.Join(h.out.Lines(), "\n"))
+			}
+			if !tt.wantStart {
+				calls := sys.Calls()
+				if last := calls[len(calls)-1]; last != "reboot poweroff" {
+					t.Errorf("last call %q, want the power-off", last)
+				}
+			}
+		})
+	}
+}

@@ -62,6 +62,7 @@
 //	time: no SNTP answer (ERROR)
 //	boot: ready in D (modules D, storage D, network D, time D)
 //	app: started /bin/hello (pid 123)
+//	app: /iso/tinyboot/hello is on the ISO (app.run_from: iso), and no ISO is mounted; powering off
 //	app: start /bin/hello: ERROR
 //	app: exited with status 0
 //	app: killed by signal 9

@@ -13,8 +13,18 @@ import (
 	"github.com/tinyboot/tinyboot/spec/baked"
 )
 
-// AppPath is where the app lives inside the image.
-func AppPath(name string) string { return "/bin/" + name }
+// AppPath is where the app lives inside the image: /bin/NAME in the
+// initramfs, or under app.run_from: iso the ISO's file AppISOPath, seen
+// by the agent below /iso.
+func AppPath(name, runFrom string) string {
+	if runFrom == spec.RunFromISO {
+		return baked.ISOMount + AppISOPath(name)
+	}
+	return "/bin/" + name
+}
+
+// AppISOPath is the app's path on the ISO under app.run_from: iso.
+func AppISOPath(name string) string { return spec.AppISODir + "/" + name }
 
 // VolumeID derives the ISO volume identifier from the spec's name:
 // ISO9660 d-characters (A-Z, 0-9, _), at most 32 of them.
@@ -80,7 +90,7 @@ func Bake(r *spec.Resolved, kernelVersion string, modules []baked.Module) *baked
 		KernelVersion: kernelVersion,
 		Modules:       modules,
 		App: baked.App{
-			Path:        AppPath(s.Name),
+			Path:        AppPath(s.Name, s.App.RunFrom),
 			Args:        s.App.Args,
 			Env:         s.App.Env,
 			StopTimeout: baked.Duration(s.App.StopTimeout),

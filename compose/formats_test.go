@@ -3,7 +3,6 @@ package compose_test
 import (
 	"bytes"
 	"context"
-	"github.com/tinyboot/tinyboot/spec/baked"
 	"os"
 	"path/filepath"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"github.com/tinyboot/tinyboot/compose/gce"
 	"github.com/tinyboot/tinyboot/compose/iso"
 	"github.com/tinyboot/tinyboot/spec"
+	"github.com/tinyboot/tinyboot/spec/baked"
 )
 
 // TestBuildFormats builds the example in every output format at once and

@@ -103,7 +103,7 @@ func resolve(ctx context.Context, r *spec.Resolved, opts Options, pins lockedPin
 		Compression: opts.Compression,
 		Kernel:      k,
 		Modules:     mods,
-		App:         plan.App{ImagePath: AppPath(s.Name)},
+		App:         plan.App{ImagePath: AppPath(s.Name, s.App.RunFrom)},
 		Agent:       plan.Agent{Prebuilt: opts.AgentPath},
 		Stub:        stub,
 		StubPackage: stubPkg,
@@ -115,6 +115,15 @@ func resolve(ctx context.Context, r *spec.Resolved, opts Options, pins lockedPin
 		Outputs:     outputs,
 		BIOS:        bios,
 		DiskSize:    opts.DiskSize,
+	}
+	if s.App.RunFrom == spec.RunFromISO {
+		// Checked here too: --format overrides the spec's formats.
+		for _, o := range outputs {
+			if !spec.FormatHasISO(o.Format) {
+				return nil, fmt.Errorf("app.run_from: iso: the %s format has no ISO to run the app from; build only formats that carry it (iso, raw, gce, containerdisk), or keep the app in the initramfs", o.Format)
+			}
+		}
+		p.App.ISOPath = AppISOPath(s.Name)
 	}
 	if s.App.Go != "" {
 		p.App.GoPackage, p.App.Dir = s.App.Go, s.Dir

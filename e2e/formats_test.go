@@ -186,3 +186,17 @@ func TestCloudDisks(t *testing.T) {
 		})
 	}
 }
+
+// TestAppFromISO boots an image whose app runs from the ISO's filesystem
+// (app.run_from: iso) under OVMF as a CD: the agent starts it from /iso
+// once the ISO is mounted, and it answers HTTP through a forwarded port
+// with its /iso marker there, then powers off on the button.
+func TestAppFromISO(t *testing.T) {
+	t.Parallel()
+	timeScenario(t)
+	img := testImage(t, imageOpts{Args: []string{"-listen", ":8080"}, RunFrom: spec.RunFromISO})
+	port := freePort(t)
+	m := boot(t, qemu.Config{Image: img, Publish: []qemu.PortForward{{Host: uint16(port), Guest: 8080}}})
+	m.Expect(context.Background(), `tinyboot: .*app: started /iso/tinyboot/e2e \(pid \d+\)`, bootWait)
+	serveAndStop(t, m, port, "/dev/sr0")
+}

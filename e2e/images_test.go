@@ -93,6 +93,7 @@ type imageOpts struct {
 	Persistent  *spec.Persistent
 	NTP         []string // servers; nil means none
 	TimeWait    spec.Duration
+	RunFrom     string // app.run_from
 }
 
 // testSpecYAML renders the spec of a test image. It goes through YAML and
@@ -121,6 +122,7 @@ func testSpecYAML(t testing.TB, o imageOpts) string {
 			Restart:     o.Restart,
 			OnExit:      o.OnExit,
 			StopTimeout: o.StopTimeout,
+			RunFrom:     o.RunFrom,
 		},
 		Files:      []spec.File{{Src: filepath.Join(workDir, "payload"), Dst: "/e2e"}},
 		Persistent: o.Persistent,

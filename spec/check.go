@@ -141,6 +141,18 @@ func (c *checker) app() {
 		c.warnf("/app/on_exit", "remove on_exit, or choose restart: on-failure",
 			"on_exit has no effect with restart: always (the app never ends for good)")
 	}
+	if a.RunFrom == RunFromISO {
+		for i, f := range c.s.Formats {
+			if !FormatHasISO(strings.ToLower(f)) {
+				c.errorf("/formats/"+strconv.Itoa(i), "drop it from formats, or keep the app in the initramfs (app.run_from: initramfs)",
+					"the %s format has no ISO to run the app from (app.run_from: iso)", f)
+			}
+		}
+		if c.s.SecureBoot != nil {
+			c.errorf("/app/run_from", "keep the app in the initramfs (app.run_from: initramfs) in a signed image",
+				"iso puts the app outside the signed UKI, where Secure Boot does not verify it")
+		}
+	}
 	if c.has("/app/stop_timeout") && a.StopTimeout == 0 {
 		c.warnf("/app/stop_timeout", "use a short duration such as 1s to stop quickly",
 			"0 means the default, %s", DefaultStopTimeout)
@@ -187,6 +199,11 @@ func (c *checker) files() {
 		dptr := ptr + "/dst"
 		if path.Clean(f.Dst) != f.Dst || slices.Contains(strings.Split(f.Dst, "/"), "..") {
 			c.errorf(dptr, fmt.Sprintf("write it as %q", path.Clean(f.Dst)), "dst %q is not a clean absolute path", f.Dst)
+			continue
+		}
+		if c.s.App.RunFrom == RunFromISO && (f.Dst == AppISODir || inside(f.Dst, AppISODir)) {
+			c.errorf(dptr, "choose another dst",
+				"dst %q: %s on the ISO holds the app (app.run_from: iso)", f.Dst, AppISODir)
 			continue
 		}
 		if c.s.Kernel.Isolinux != IsolinuxNone && (f.Dst == IsolinuxISODir || inside(f.Dst, IsolinuxISODir)) {

@@ -206,6 +206,19 @@ ca_certs: ./nope.pem
 		{"files on the BIOS loader's directory", "name: a\nkernel: {package: linux-image-amd64}\napp: {go: ./hello}\nfiles: [{src: ./www, dst: /isolinux/x}]\n", []string{
 			`4:27: files[0].dst: dst "/isolinux/x": /isolinux on the ISO is the BIOS loader's`,
 		}},
+		{"app run from the ISO with formats that have none", head + "app: {go: ./hello, run_from: iso}\nformats: [iso, uki, kernel]\nfiles: [{src: ./www, dst: /tinyboot/www}]\n", []string{
+			`4:16: formats[1]: the uki format has no ISO to run the app from (app.run_from: iso)`,
+			`4:21: formats[2]: the kernel format has no ISO to run the app from (app.run_from: iso)`,
+			`5:27: files[0].dst: dst "/tinyboot/www": /tinyboot on the ISO holds the app (app.run_from: iso)`,
+		}},
+		{"app run from the ISO in a signed image", head + "app: {go: ./hello, run_from: iso}\nsecure_boot: {key: ./nope.key, cert: ./nope.crt}\n", []string{
+			`3:30: app.run_from: iso puts the app outside the signed UKI, where Secure Boot does not verify it`,
+			`4:20: secure_boot.key: ./nope.key does not exist`,
+			`4:38: secure_boot.cert: ./nope.crt does not exist`,
+		}},
+		{"app run_from unknown", head + "app: {go: ./hello, run_from: disk}\n", []string{
+			`3:30: app.run_from: invalid value "disk"`,
+		}},
 		{"unknown format", head + "app: {go: ./hello}\nformats: [iso, vhd]\n", []string{
 			`4:16: formats[1]: invalid value "vhd"`,
 		}},
@@ -318,7 +331,7 @@ func TestParseHints(t *testing.T) {
 		{head + "app: {go: ./hello}\nnetwork: {dhcp: yes}\n", "use true or false"},
 		{head + "app: {go: ./hello}\nname: b\n", `the first "name" is at line 1`},
 		{head + "app: {go: ./hello}\nfiles: [{src: ./www, dst: /a/../b}]\n", `write it as "/b"`},
-		{head + "app:\n  go: ./hello\n  argz: []\n", "known keys: args, binary, build, capabilities, env, go, limits, on_exit, restart, stop_timeout, user"},
+		{head + "app:\n  go: ./hello\n  argz: []\n", "known keys: args, binary, build, capabilities, env, go, limits, on_exit, restart, run_from, stop_timeout, user"},
 	}
 	for _, tc := range tests {
 		_, diags := Parse(filepath.Join(dir, "tinyboot.yaml"), []byte(tc.yaml))

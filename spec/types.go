@@ -207,11 +207,36 @@ type App struct {
 	Restart string `yaml:"restart,omitempty" json:"restart,omitempty"`
 	// OnExit is one of OnExitReboot, OnExitPoweroff, OnExitHalt.
 	OnExit string `yaml:"on_exit,omitempty" json:"on_exit,omitempty"`
+	// RunFrom is where the app's binary lives in the image: RunFromInitramfs
+	// (the default: in RAM, inside the UKI) or RunFromISO (a file on the
+	// ISO's filesystem, executed from /iso and paged in on demand, for
+	// large apps).
+	RunFrom string `yaml:"run_from,omitempty" json:"run_from,omitempty"`
 	// User, Capabilities, Limits and Build: see spec/runtime.go.
 	User         *User    `yaml:"user,omitempty" json:"user,omitempty"`
 	Capabilities []string `yaml:"capabilities,omitempty" json:"capabilities,omitempty"`
 	Limits       *Limits  `yaml:"limits,omitempty" json:"limits,omitempty"`
 	Build        *Build   `yaml:"build,omitempty" json:"build,omitempty"`
+}
+
+// Where the app's binary lives (app.run_from).
+const (
+	RunFromInitramfs = "initramfs"
+	RunFromISO       = "iso"
+)
+
+// AppISODir is the directory on the ISO that holds the app under
+// app.run_from: iso; files cannot be put there.
+const AppISODir = "/tinyboot"
+
+// FormatHasISO reports whether output format f carries the ISO's
+// filesystem, and so can hold an app run from it.
+func FormatHasISO(f string) bool {
+	switch f {
+	case FormatISO, FormatRaw, FormatGCE, FormatContainerDisk:
+		return true
+	}
+	return false
 }
 
 // Restart policies.

@@ -196,6 +196,9 @@ func Assemble(ctx context.Context, p *plan.Plan, opts Options, st *Stages) (*Res
 	}
 
 	parts := &Parts{Initramfs: initrd.data, ESP: boot.esp, BootPath: espBootPath(p), uki: boot.uki, ukiSize: boot.ukiSize}
+	if p.App.ISOPath != "" {
+		parts.App, parts.AppISOPath = appBin, p.App.ISOPath
+	}
 	res := &Result{Arch: planArch(p).Name, KernelVersion: p.Kernel.Version, Packages: p.Kernel.Packages, ZoneinfoSHA256: p.ZoneinfoSHA256, Stub: p.StubPackage}
 	if p.BIOS != nil {
 		res.BIOSLoader = p.BIOS.Packages
@@ -227,16 +230,25 @@ func Assemble(ctx context.Context, p *plan.Plan, opts Options, st *Stages) (*Res
 			}
 		}
 	}
-	res.Parts = sizeReport(initrd, boot, res.Outputs)
+	res.Parts = sizeReport(initrd, boot, res.Outputs, parts)
 	return res, nil
 }
 
 // sizeReport is what each part costs in the image, compressed; the
 // payload and the ESP's and ISO's own bytes are those of the ISO when
 // one was written.
-func sizeReport(initrd *initrdImage, boot *bootImage, outs []Written) []Part {
+func sizeReport(initrd *initrdImage, boot *bootImage, outs []Written, pt *Parts) []Part {
+	binaries := "agent+app"
+	var onISO int64
+	if pt.App != "" {
+		// The app is a file on the ISO; the initramfs has the agent alone.
+		binaries = "agent"
+		if fi, err := os.Stat(pt.App); err == nil {
+			onISO = fi.Size()
+		}
+	}
 	parts := []Part{
-		{"agent+app", initrd.sizes["agent+app"]},
+		{binaries, initrd.sizes["agent+app"]},
 		{"modules", initrd.sizes["modules"]},
 		{"certs+spec", initrd.sizes["certs"] + initrd.sizes["spec"] + initrd.sizes["base"] + initrd.sizes["files"]},
 		{"kernel", boot.kernelSize},
@@ -244,7 +256,10 @@ func sizeReport(initrd *initrdImage, boot *bootImage, outs []Written) []Part {
 	}
 	for _, out := range outs {
 		if out.Format == plan.FormatISO {
-			return append(parts, Part{"payload", out.Payload}, Part{"esp+iso overhead", out.Size - out.Payload - boot.ukiSize})
+			if pt.App != "" {
+				parts = append(parts, Part{"app (on the ISO)", onISO})
+			}
+			return append(parts, Part{"payload", out.Payload}, Part{"esp+iso overhead", out.Size - out.Payload - onISO - boot.ukiSize})
 		}
 	}
 	return parts

@@ -16,5 +16,8 @@ func addBinaries(a *initramfs.Archive, agentBin, appPath, appBin string) error {
 	if err := a.WriteFirst("/init"); err != nil {
 		return err
 	}
+	if appBin == "" {
+		return nil // the app runs from the ISO
+	}
 	return a.HostFile(appPath, 0o755, appBin)
 }

@@ -55,6 +55,9 @@ func buildInitramfs(p *plan.Plan, appBin, agentBin string, store *cache.Cache) (
 			return nil
 		}, ""},
 		{"agent+app", initramfs.Best, func(a *initramfs.Archive) error {
+			if p.App.ISOPath != "" {
+				appBin = "" // on the ISO instead
+			}
 			return addBinaries(a, agentBin, p.App.ImagePath, appBin)
 		}, ""},
 		{"modules", initramfs.Best, func(a *initramfs.Archive) error {

@@ -54,6 +54,9 @@ func (w *isoWriter) Write(ctx context.Context, parts *Parts, dst, work string) (
 		payload += n
 		files = append(files, iso.Entry{Src: e.Path, Dst: e.Dst})
 	}
+	if parts.App != "" {
+		files = append(files, iso.Entry{Src: parts.App, Dst: parts.AppISOPath, Exec: true})
+	}
 	opts := iso.Options{
 		VolumeID: w.volumeID,
 		ESP:      parts.ESP,

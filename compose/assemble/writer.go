@@ -22,6 +22,9 @@ type Parts struct {
 	// BootPath is the UKI's path in the ESP, the architecture's
 	// removable-media path.
 	BootPath string
+	// App, when set, is the app's binary to put on the ISO's filesystem
+	// at AppISOPath (app.run_from: iso) rather than in the initramfs.
+	App, AppISOPath string
 
 	uki     []byte
 	ukiSize int64

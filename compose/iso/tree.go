@@ -150,7 +150,7 @@ func planTree(ctx context.Context, entries []Entry, aliases []Alias) (*tree, err
 			if rel == "." {
 				return nil, fmt.Errorf("payload %s: a file cannot be the ISO root", e.Src)
 			}
-			if err := t.addFile(e.Src, rel, fi); err != nil {
+			if err := t.addFile(e.Src, rel, fi, e.Exec); err != nil {
 				return nil, err
 			}
 		default:
@@ -173,11 +173,11 @@ func planTree(ctx context.Context, entries []Entry, aliases []Alias) (*tree, err
 	return t, nil
 }
 
-func (t *tree) addFile(src, rel string, fi fs.FileInfo) error {
+func (t *tree) addFile(src, rel string, fi fs.FileInfo, exec bool) error {
 	if fi.Size() > maxFileSize {
 		return fmt.Errorf("payload %s: %d bytes exceeds the ISO9660 single-extent limit of %d", src, fi.Size(), int64(maxFileSize))
 	}
-	return t.add(rel, &node{kind: kindFile, src: src, size: fi.Size(), exec: fi.Mode()&0o111 != 0}, "payload "+src)
+	return t.add(rel, &node{kind: kindFile, src: src, size: fi.Size(), exec: exec || fi.Mode()&0o111 != 0}, "payload "+src)
 }
 
 // addTree adds the tree at src below the directory rel without following
@@ -216,7 +216,7 @@ func (t *tree) addTree(ctx context.Context, src, rel string) error {
 			}
 			return t.add(dst, &node{kind: kindSymlink, target: link}, "payload "+p)
 		case mode.IsRegular():
-			return t.addFile(p, dst, info)
+			return t.addFile(p, dst, info, false)
 		default:
 			return fmt.Errorf("payload %s: special file (%s) not supported", p, mode.Type())
 		}

@@ -19,6 +19,9 @@ import (
 type Entry struct {
 	Src string // host path; a symlink here is followed, links inside a tree are not
 	Dst string // absolute ISO path, e.g. "/EFI/BOOT" or "/"
+	// Exec marks a file entry executable (Rock Ridge mode 0555) whatever
+	// its mode on the host: a program to run from the ISO.
+	Exec bool
 }
 
 // Alias is an ISO9660 file whose data is not stored again: its extent is

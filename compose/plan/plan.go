@@ -129,6 +129,10 @@ type App struct {
 	Binary string
 	// ImagePath is where the app lives inside the image.
 	ImagePath string
+	// ISOPath, when set, puts the app on the ISO's filesystem at this
+	// path instead of into the initramfs (app.run_from: iso): every
+	// output then carries the ISO.
+	ISOPath string
 	// BuildTags and LDFlags are app.build's extra go build options.
 	BuildTags []string
 	LDFlags   string
