@@ -46,7 +46,7 @@ func main() {
 	flag.IntVar(&c.ColdDownload, "cold-download", 1, "fully cold builds that download the kernel from the archive")
 	flag.IntVar(&c.Boots, "boots", 3, "QEMU/TCG boots of the tbcompose image")
 	flag.Int64Var(&c.Payload, "payload", 2<<30, "payload size in bytes for the peak-memory builds")
-	flag.StringVar(&skip, "skip", "", "comma-separated parts to skip: cold, download, warm, boot, firmware, floor, memory, dense")
+	flag.StringVar(&skip, "skip", "", "comma-separated parts to skip: cold, download, warm, boot, firmware, floor, bigapp, memory, dense")
 	flag.StringVar(&c.Out, "o", "", "also write the report to this file")
 	flag.BoolVar(&c.Keep, "keep", false, "keep the scratch directory")
 	flag.Parse()
@@ -100,6 +100,7 @@ func run(ctx context.Context, c config, log *slog.Logger) (err error) {
 		{"boot", b.boots},
 		{"firmware", b.firmwares},
 		{"floor", b.floors},
+		{"bigapp", b.bigApps},
 		{"memory", b.memory},
 	}
 	// A part that fails is reported and the rest still run: one broken

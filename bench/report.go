@@ -37,6 +37,8 @@ type results struct {
 	// side; OursISO and FloorISO their ISOs' sizes.
 	Floor             []floorRun
 	OursISO, FloorISO int64
+	// BigApp are the cases of the large-app comparison.
+	BigApp []*bigAppCase
 }
 
 // memoryRun is one large-payload build.
@@ -120,6 +122,7 @@ func (r *results) write(w io.Writer) error {
 	r.writeBoot(p)
 	r.writeFirmware(p)
 	r.writeFloor(p)
+	r.writeBigApp(p)
 	r.writeMemory(p)
 	for _, f := range r.Failed {
 		p("**Failed:** %s", firstLine(f))
