@@ -43,7 +43,8 @@ func guestShutdownAction(mode string) Action {
 // serveGuestAgent answers on the guest agent port, if the machine has
 // one, until ctx ends.
 func serveGuestAgent(ctx context.Context, log *console.Logger, ga *qga.Server) {
-	if err := qga.Listen(ctx, ga, guestAgentPortWait); err != nil {
+	if err := qga.Listen(ctx, ga, guestAgentPortWait); err != nil && ctx.Err() == nil {
+		// Ended by the shutdown is no error to report.
 		log.Printf("qga: %v", err)
 	}
 }

@@ -294,7 +294,7 @@ func TestConsoleWatch(t *testing.T) {
 		// power button: a Ctrl-C right after the explanation must not be
 		// taken for a press.
 		{"shutdown begins", false,
-			"tinyboot: [     2.100] app: exited with status 0\ntinyboot: [     2.100] shutdown: app ended (on_exit reboot)\n",
+			"tinyboot: [     2.100] app: exited with status 0\ntinyboot: [     2.100] shutdown: app ended (on_exit reboot)\ntinyboot: [     2.110] qga: port closed\n",
 			false, "tbcompose: app exited with status 0; the guest reboots: --no-reboot stops here\n", "app exited with status 0"},
 		{"up again after a reboot", false,
 			"tinyboot: [     2.300] shutdown: rebooting\n[    0.1] Linux\ntinyboot: [     0.412] setup: mounted filesystems in 3ms\n",

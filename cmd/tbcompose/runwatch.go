@@ -30,6 +30,7 @@ type consoleWatch struct {
 
 	mu      sync.Mutex
 	agentUp bool
+	down    bool   // the agent said "shutdown:" and has not started since
 	appEnd  string // "app exited with status 1", the last one seen
 }
 
@@ -59,9 +60,17 @@ func (c *consoleWatch) line(s string) {
 	}
 	msg := m[1]
 	// Once the agent says "shutdown:", it is on its way down and answers
-	// nothing more until it is up again; that is set before anything is
-	// printed about the line, so whoever reads the explanation sees it.
-	c.agentUp = !strings.HasPrefix(msg, "shutdown: ")
+	// nothing more until it starts again ("setup:" is its first word at
+	// boot), whatever else it logs meanwhile. That is set before anything
+	// is printed about the line, so whoever reads the explanation sees it.
+	switch {
+	case strings.HasPrefix(msg, "shutdown: "):
+		c.agentUp, c.down = false, true
+	case strings.HasPrefix(msg, "setup: "):
+		c.agentUp, c.down = true, false
+	default:
+		c.agentUp = !c.down
+	}
 	switch {
 	case appEndRE.MatchString(msg):
 		c.appEnd = "app " + strings.TrimPrefix(appEndRE.FindString(msg), "app: ")
