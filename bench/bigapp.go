@@ -118,7 +118,7 @@ func (b *bench) bigApps(ctx context.Context) error {
 	}
 	cases := []*bigAppCase{
 		{Name: "small app alone (baseline)"},
-		{Name: "100 MiB app in the initramfs (today)", embed: true},
+		{Name: "100 MiB app in the initramfs (the default)", embed: true},
 		{Name: "100 MiB app on the ISO (app.run_from: iso)", embed: true, onISO: true},
 	}
 	for i, c := range cases {
@@ -190,7 +190,7 @@ func (r *results) writeBigApp(p printer) {
 	if len(r.BigApp) == 0 {
 		return
 	}
-	p("### A 100 MiB app: in the initramfs, or beside it on the ISO (q35 + OVMF from CD, 512 MiB, n=%d each)", len(r.BigApp[0].Runs))
+	p("### A 100 MiB app: in the initramfs, or run from the ISO (q35 + OVMF from CD, 512 MiB, n=%d each)", len(r.BigApp[0].Runs))
 	p("")
 	p("| case | ISO | QEMU start → app's first line | guest kernel start → /init | MemAvailable at the app's start |")
 	p("|---|---|---|---|---|")
