@@ -152,6 +152,9 @@ func TestCompressRoundTrip(t *testing.T) {
 			if !again.Cached || !bytes.Equal(again.Data, seg.Data) {
 				t.Errorf("%s/%d: second compression not served from cache", c, lvl)
 			}
+			if want := int64(raw.Len()); seg.Raw != want || again.Raw != want {
+				t.Errorf("%s/%d: raw size %d, cached %d; want %d", c, lvl, seg.Raw, again.Raw, want)
+			}
 		}
 	}
 }

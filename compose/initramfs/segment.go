@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"hash"
+	"io"
 	"strconv"
 	"time"
 
@@ -32,15 +34,20 @@ type Segment struct {
 // twice; that is what makes a strong, slow level affordable. A nil cache
 // compresses every time.
 func Compress(name string, a *Archive, mtime time.Time, c Compression, level Level, store *cache.Cache) (*Segment, error) {
-	var raw bytes.Buffer
-	if err := a.WriteTo(&raw, mtime); err != nil {
-		return nil, err
-	}
-	seg := &Segment{Name: name, Raw: int64(raw.Len())}
+	seg := &Segment{Name: name}
 	var entry string
+	var sum []byte
 	if store != nil {
-		sum := sha256.Sum256(raw.Bytes())
-		entry = cache.Key(CacheKind, "content", hex.EncodeToString(sum[:]), string(c), strconv.Itoa(int(level)), encoderVersion) + ".cpio"
+		// The cache is looked up by the hash of the cpio bytes, which are
+		// streamed through the hash rather than held: a warm build then
+		// reads its files once and allocates nothing for them.
+		h := &countingHash{Hash: sha256.New()}
+		if err := a.WriteTo(h, mtime); err != nil {
+			return nil, err
+		}
+		sum = h.Sum(nil)
+		seg.Raw = h.n
+		entry = cache.Key(CacheKind, "content", hex.EncodeToString(sum), string(c), strconv.Itoa(int(level)), encoderVersion) + ".cpio"
 		if b, ok := store.Get(CacheKind, entry); ok {
 			seg.Data, seg.Cached = b, true
 			return seg, nil
@@ -51,18 +58,33 @@ func Compress(name string, a *Archive, mtime time.Time, c Compression, level Lev
 	if err != nil {
 		return nil, err
 	}
-	if _, err := zw.Write(raw.Bytes()); err != nil {
+	// Written again, into the compressor, and hashed again: should a file
+	// change between the two passes, the result is not cached under the
+	// old content's hash.
+	h := &countingHash{Hash: sha256.New()}
+	if err := a.WriteTo(io.MultiWriter(zw, h), mtime); err != nil {
 		return nil, fmt.Errorf("initramfs: compress %s: %w", name, err)
 	}
 	if err := zw.Close(); err != nil {
 		return nil, fmt.Errorf("initramfs: compress %s: %w", name, err)
 	}
-	seg.Data = out.Bytes()
-	if entry != "" {
+	seg.Data, seg.Raw = out.Bytes(), h.n
+	if entry != "" && bytes.Equal(h.Sum(nil), sum) {
 		// A cache write failure only costs speed next time; the build goes on.
 		_ = store.Put(CacheKind, entry, seg.Data)
 	}
 	return seg, nil
+}
+
+// countingHash is a hash that also counts the bytes written to it.
+type countingHash struct {
+	hash.Hash
+	n int64
+}
+
+func (h *countingHash) Write(p []byte) (int, error) {
+	h.n += int64(len(p))
+	return h.Hash.Write(p)
 }
 
 // encoderVersion changes whenever the compressors' settings do, so that
