@@ -64,9 +64,9 @@ type Deps struct {
 	NoISO bool
 }
 
-// HasParam reports whether the kernel command line cmdline holds param
+// hasParam reports whether the kernel command line cmdline holds param
 // as one whole word.
-func HasParam(cmdline, param string) bool {
+func hasParam(cmdline, param string) bool {
 	for _, w := range strings.Fields(cmdline) {
 		if w == param {
 			return true
@@ -179,6 +179,9 @@ func (a *agent) boot(ctx context.Context) (act Action, ok bool) {
 	}
 
 	t = a.clock.Now()
+	if a.deps.NoISO {
+		a.log.Printf("iso: none on this boot (%s)", baked.NoISOParam)
+	}
 	res := findStorage(a.sys, a.clock, cfg, a.deps.NoISO, a.mountISO)
 	if !a.mountPersistent(res) {
 		return PowerOff, false

@@ -115,7 +115,7 @@ func Main() {
 
 	cmdline, _ := os.ReadFile("/proc/cmdline")
 	Run(ctx, cfg, Deps{
-		NoISO:        HasParam(string(cmdline), baked.NoISOParam),
+		NoISO:        hasParam(string(cmdline), baked.NoISOParam),
 		Sys:          &finalSystem{Linux: sys, log: log, remote: remote, watchdog: wd},
 		AfterModules: func() { wd.arm(cfg.Watchdog, log) },
 		Log:          log,

@@ -34,13 +34,11 @@ type storageResult struct {
 // persistent volume (when one is wanted) or their waits have passed.
 // onISO, when not nil, is called as soon as the ISO is settled (found, or
 // its wait over), so that /iso is mounted without waiting for the volume.
-// With noISO the boot has no ISO: it is settled at once, not searched.
+// With noISO the boot has no ISO: it is not searched and onISO is not
+// called.
 func findStorage(sys System, clock Clock, cfg *baked.Config, noISO bool, onISO func(storageResult)) storageResult {
 	start := clock.Now()
 	var res storageResult
-	if noISO && onISO != nil {
-		onISO(storageResult{iso: noISOName})
-	}
 	wantPers := cfg.Persistent != nil
 	persWait := time.Duration(0)
 	if wantPers {
@@ -127,17 +125,11 @@ func bestISO(isos []candidate, volumeID string, final bool) (candidate, bool) {
 	return candidate{}, false
 }
 
-// noISOName stands for the ISO in a storageResult of a boot without one.
-const noISOName = "-"
-
 // mountISO mounts the ISO findStorage found and reports it.
 func (a *agent) mountISO(res storageResult) {
-	switch res.iso {
-	case noISOName:
-		a.log.Printf("iso: none on this boot (%s)", baked.NoISOParam)
-	case "":
+	if res.iso == "" {
 		a.log.Printf("iso: not found")
-	default:
+	} else {
 		dev := "/dev/" + res.iso
 		a.needFilesystem(blkid.ISO9660)
 		if err := a.sys.Mount(dev, baked.ISOMount, blkid.ISO9660, msRdonly, ""); err != nil {

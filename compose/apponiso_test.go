@@ -13,9 +13,8 @@ import (
 )
 
 // TestBuildAppOnISO builds the example with app.run_from: iso as an ISO
-// and a raw disk: the app is an executable file under /tinyboot on the
-// ISO's filesystem, byte for byte the one the initramfs would hold, the
-// initramfs holds the agent but no app, and the baked spec runs it from
+// and a raw disk: the app is an executable ELF file under /tinyboot on
+// the ISO's filesystem, the initramfs holds the agent but no app, and the baked spec runs it from
 // /iso. A format without the ISO is refused, naming it.
 func TestBuildAppOnISO(t *testing.T) {
 	r := loadExample(t)

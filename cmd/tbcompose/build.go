@@ -106,12 +106,10 @@ func addBuildFlags(cmd *cobra.Command, f *buildFlags) {
 	cmd.Flags().StringSliceVar(&f.arch, "arch", nil, "build for these architectures instead of the spec's arch: amd64, arm64, or both as amd64,arm64 (one image each)")
 }
 
-// buildForRun builds the image described by the spec at specPath, printing
-// progress to cmd's stderr, and returns the image's path. `tbcompose run`
-// calls it when given a spec rather than an image.
-// buildForRun builds the spec at specPath with its own formats and
-// returns the path of its output in format (of the first architecture's
-// image, which run boots).
+// buildForRun builds the spec at specPath with its own formats, printing
+// progress to cmd's stderr, and returns the path of its output in format
+// (of the first architecture's image). `tbcompose run` and containerdisk
+// call it when given a spec rather than an image.
 func buildForRun(cmd *cobra.Command, specPath, format string) (string, error) {
 	res, err := buildSpec(cmd, specPath, buildFlags{compression: "zstd"})
 	if err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"github.com/tinyboot/tinyboot/spec"
 	"path/filepath"
 	"strings"
 
@@ -10,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tinyboot/tinyboot/compose/containerdisk"
+	"github.com/tinyboot/tinyboot/spec"
 )
 
 func init() { register(newContainerDiskCmd) }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/tinyboot/tinyboot/spec/baked"
 	"os"
 	"path/filepath"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/tinyboot/tinyboot/compose/gce"
 	"github.com/tinyboot/tinyboot/compose/plan"
 	"github.com/tinyboot/tinyboot/compose/uki"
+	"github.com/tinyboot/tinyboot/spec/baked"
 )
 
 // ukiWriter writes the UKI alone, as the ESP holds it (signed when the

@@ -41,6 +41,9 @@ type segment struct {
 // spec at the default level, since they change on every edit.
 func buildInitramfs(p *plan.Plan, appBin, agentBin string, store *cache.Cache) (*initrdImage, error) {
 	k := p.Kernel
+	if p.App.ISOPath != "" {
+		appBin = "" // the app goes onto the ISO instead (app.run_from: iso)
+	}
 	segs := []segment{
 		{"base", initramfs.Default, func(a *initramfs.Archive) error {
 			for _, d := range []string{"/proc", "/sys", "/dev", "/run", "/tmp", "/etc", "/root", baked.ISOMount, baked.PersistentMount} {
@@ -55,9 +58,6 @@ func buildInitramfs(p *plan.Plan, appBin, agentBin string, store *cache.Cache) (
 			return nil
 		}, ""},
 		{"agent+app", initramfs.Best, func(a *initramfs.Archive) error {
-			if p.App.ISOPath != "" {
-				appBin = "" // on the ISO instead
-			}
 			return addBinaries(a, agentBin, p.App.ImagePath, appBin)
 		}, ""},
 		{"modules", initramfs.Best, func(a *initramfs.Archive) error {
