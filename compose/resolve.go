@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/tinyboot/tinyboot/compose/assemble"
@@ -145,12 +146,13 @@ func resolve(ctx context.Context, r *spec.Resolved, opts Options, pins lockedPin
 	if p.UKITransforms, err = secureBootTransforms(s); err != nil {
 		return nil, err
 	}
+	p.SlimModules = modulesMaySlim(s.SecureBoot != nil, p.Cmdline)
 	if k.TreeID != "" {
 		var srcs []string
 		for _, m := range mods {
 			srcs = append(srcs, m.Source)
 		}
-		p.Keys.Modules = k.TreeID + "\x00" + k.Version + "\x00" + strings.Join(srcs, "\x00")
+		p.Keys.Modules = k.TreeID + "\x00" + k.Version + "\x00" + strconv.FormatBool(p.SlimModules) + "\x00" + strings.Join(srcs, "\x00")
 	}
 	return p, nil
 }
@@ -201,4 +203,20 @@ func caCertsInput(r *spec.Resolved) (plan.Input, error) {
 	default:
 		return plan.Input{Path: s.Resolve(v), Origin: "ca_certs " + v, Fix: "point ca_certs at a PEM bundle, or set it to system or none"}, nil
 	}
+}
+
+// modulesMaySlim says whether the image's modules may go without their
+// signatures: not when it is signed for Secure Boot (Debian's kernel then
+// locks down and loads only signed modules) nor when the command line
+// enforces signatures or a lockdown itself.
+func modulesMaySlim(secureBoot bool, cmdline string) bool {
+	if secureBoot {
+		return false
+	}
+	for _, f := range strings.Fields(cmdline) {
+		if strings.HasPrefix(f, "module.sig_enforce") || strings.HasPrefix(f, "lockdown=") {
+			return false
+		}
+	}
+	return true
 }

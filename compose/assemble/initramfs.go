@@ -69,6 +69,11 @@ func buildInitramfs(p *plan.Plan, appBin, agentBin string, store *cache.Cache) (
 				if err != nil {
 					return err
 				}
+				if p.SlimModules {
+					if data, err = kmod.Slim(data); err != nil {
+						return fmt.Errorf("module %s (%s): %w", m.Name, m.Source, err)
+					}
+				}
 				if err := a.File(filepath.Join("/lib/modules", k.Version, m.Path), 0o644, data); err != nil {
 					return err
 				}

@@ -67,6 +67,11 @@ type Plan struct {
 	UKITransforms []Transform
 	// Keys name parts whose content is known before assembly, for caching.
 	Keys Keys
+	// SlimModules ships the modules with kmod.SlimSections emptied and
+	// without their signatures: unsigned modules, which the kernel loads
+	// unless signatures are enforced. False when they are: a Secure Boot
+	// image (lockdown) or a cmdline asking for it.
+	SlimModules bool
 	// Outputs are the files to write, in order; at least one.
 	Outputs []Output
 	// ZoneinfoSHA256 is the sha256 of the zone database shipped in Files

@@ -47,25 +47,46 @@ func Exec(machine elf.Machine, interp string) []byte {
 // Rel is an x86-64 ELF64 relocatable file whose only sections are secName
 // holding data and the section name table.
 func Rel(secName string, data []byte) []byte {
-	shstrtab := []byte("\x00" + secName + "\x00.shstrtab\x00")
+	return RelSections(Section{Name: secName, Data: data})
+}
+
+// Section is one section of a file RelSections writes.
+type Section struct {
+	Name string
+	Data []byte
+}
+
+// RelSections is an x86-64 ELF64 relocatable file with the given sections
+// (SHF_ALLOC PROGBITS, in order, after the null section) and the section
+// name table last.
+func RelSections(secs ...Section) []byte {
 	const ehsize, shentsize = 64, 64
-	dataOff := uint64(ehsize)
-	strOff := dataOff + uint64(len(data))
-	shOff := (strOff + uint64(len(shstrtab)) + 7) &^ 7
+	shstrtab := []byte{0}
+	var names []uint32
+	for _, s := range secs {
+		names = append(names, uint32(len(shstrtab)))
+		shstrtab = append(append(shstrtab, s.Name...), 0)
+	}
+	strName := uint32(len(shstrtab))
+	shstrtab = append(shstrtab, ".shstrtab\x00"...)
 	h := header(elf.ET_REL, elf.EM_X86_64)
-	h.Shoff, h.Shentsize, h.Shnum, h.Shstrndx = shOff, shentsize, 3, 2
+	var body bytes.Buffer
+	headers := []elf.Section64{{}}
+	for i, s := range secs {
+		headers = append(headers, elf.Section64{Name: names[i], Type: uint32(elf.SHT_PROGBITS), Flags: uint64(elf.SHF_ALLOC), Off: uint64(ehsize + body.Len()), Size: uint64(len(s.Data)), Addralign: 1})
+		body.Write(s.Data)
+	}
+	headers = append(headers, elf.Section64{Name: strName, Type: uint32(elf.SHT_STRTAB), Off: uint64(ehsize + body.Len()), Size: uint64(len(shstrtab)), Addralign: 1})
+	body.Write(shstrtab)
+	shOff := (uint64(ehsize+body.Len()) + 7) &^ 7
+	h.Shoff, h.Shentsize, h.Shnum, h.Shstrndx = shOff, shentsize, uint16(len(headers)), uint16(len(headers)-1)
 	var b bytes.Buffer
 	binary.Write(&b, binary.LittleEndian, h)
-	b.Write(data)
-	b.Write(shstrtab)
+	b.Write(body.Bytes())
 	for uint64(b.Len()) < shOff {
 		b.WriteByte(0)
 	}
-	for _, s := range []elf.Section64{
-		{},
-		{Name: 1, Type: uint32(elf.SHT_PROGBITS), Flags: uint64(elf.SHF_ALLOC), Off: dataOff, Size: uint64(len(data)), Addralign: 1},
-		{Name: uint32(1 + len(secName) + 1), Type: uint32(elf.SHT_STRTAB), Off: strOff, Size: uint64(len(shstrtab)), Addralign: 1},
-	} {
+	for _, s := range headers {
 		binary.Write(&b, binary.LittleEndian, s)
 	}
 	return b.Bytes()
