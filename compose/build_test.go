@@ -75,6 +75,11 @@ func TestBuildExample(t *testing.T) {
 	if !strings.Contains(in.OSRelease, "ID=tinyboot") {
 		t.Errorf(".osrel = %q", in.OSRelease)
 	}
+	// Not signed for Secure Boot: the modules ship slim, without their
+	// signatures (TestSecureBoot checks a signed image keeps them).
+	if in.ModuleFiles != len(res.Modules) || in.SignedModules != 0 {
+		t.Errorf("%d module files, %d signed; want %d, none signed", in.ModuleFiles, in.SignedModules, len(res.Modules))
+	}
 	files := map[string]compose.InspectedFile{}
 	for _, f := range in.Initramfs {
 		files[f.Path] = f

@@ -19,6 +19,7 @@ import (
 	"github.com/tinyboot/tinyboot/compose/gce"
 	"github.com/tinyboot/tinyboot/compose/initramfs"
 	"github.com/tinyboot/tinyboot/compose/iso"
+	"github.com/tinyboot/tinyboot/compose/kmod"
 	"github.com/tinyboot/tinyboot/compose/uki"
 	"github.com/tinyboot/tinyboot/internal/arch"
 	"github.com/tinyboot/tinyboot/spec"
@@ -54,6 +55,11 @@ type Inspection struct {
 	Initramfs []InspectedFile `json:"initramfs"`
 	// Payload lists the ISO's files outside the boot image.
 	Payload []InspectedFile `json:"payload"`
+	// ModuleFiles counts the initramfs's .ko files, SignedModules those of
+	// them with an appended signature: all of them in an image signed for
+	// Secure Boot, none where tbcompose shipped slim modules (kmod.Slim).
+	ModuleFiles   int `json:"module_files"`
+	SignedModules int `json:"signed_modules"`
 	// Signature is the UKI's Authenticode signature state.
 	Signature *authenticode.Summary `json:"signature,omitempty"`
 	// Spec is the baked spec the agent applies.
@@ -358,6 +364,12 @@ func inspectBoot(in *Inspection, kernelImage, initrd []byte, cmdline string) err
 	}
 	for _, e := range entries {
 		in.Initramfs = append(in.Initramfs, InspectedFile{Path: e.Path, Size: e.Size, Mode: e.Mode.String(), Link: e.Link, UID: e.UID, GID: e.GID, Dir: e.Mode.IsDir()})
+		if strings.HasPrefix(e.Path, "/lib/modules/") && strings.HasSuffix(e.Path, ".ko") {
+			in.ModuleFiles++
+			if kmod.Signed(e.Data) {
+				in.SignedModules++
+			}
+		}
 		if e.Path == baked.Path {
 			if c, err := baked.Unmarshal(e.Data); err == nil {
 				in.Spec = c

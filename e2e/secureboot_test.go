@@ -283,6 +283,9 @@ func checkSignedImage(t *testing.T, img, keyPath, certPath string) {
 	if in.Spec == nil {
 		t.Fatal("no baked spec in the image")
 	}
+	if in.ModuleFiles == 0 || in.SignedModules != in.ModuleFiles {
+		t.Errorf("%d of %d modules signed; a Secure Boot image must keep every module's signature", in.SignedModules, in.ModuleFiles)
+	}
 	if b, _ := os.ReadFile(img); containsAny(b, needles) {
 		t.Errorf("the image holds the private key")
 	}

@@ -90,6 +90,15 @@ func printInspection(w io.Writer, in *compose.Inspection) {
 			names = append(names, m.Name)
 		}
 		fmt.Fprintf(w, "  modules   %d: %s\n", len(names), strings.Join(names, " "))
+		switch {
+		case in.ModuleFiles == 0:
+		case in.SignedModules == in.ModuleFiles:
+			fmt.Fprintf(w, "            signed by the kernel's vendor, as packaged\n")
+		case in.SignedModules == 0:
+			fmt.Fprintf(w, "            unsigned, debug and tracing sections emptied (slim)\n")
+		default:
+			fmt.Fprintf(w, "            %d of %d signed\n", in.SignedModules, in.ModuleFiles)
+		}
 		if t := coldplug.NewTable(c.Modules); len(c.Modules) > 0 {
 			fmt.Fprintf(w, "  coldplug  %d alias patterns; at boot whatever the hardware: %s\n", t.Aliases(), orNone(t.AtBoot()))
 		}

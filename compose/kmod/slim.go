@@ -21,6 +21,9 @@ var SlimSections = []string{".BTF", ".orc_unwind", ".orc_unwind_ip", ".rela.orc_
 // signatureMarker ends a module that carries an appended signature.
 const signatureMarker = "~Module signature appended~\n"
 
+// Signed reports whether a module carries an appended signature.
+func Signed(ko []byte) bool { return bytes.HasSuffix(ko, []byte(signatureMarker)) }
+
 // Slim returns a copy of the module ko with the SlimSections emptied and its
 // appended signature removed: an unsigned module, which the kernel loads
 // unless it enforces signatures (module.sig_enforce, or the lockdown
