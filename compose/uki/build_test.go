@@ -222,6 +222,7 @@ func TestBuildErrors(t *testing.T) {
 		{"not MZ", mutate(func(b []byte) { b[0] = 'X' }), linux, "stub is not a PE image: missing MZ signature"},
 		{"no PE signature", mutate(func(b []byte) { b[0x80] = 'X' }), linux, "missing PE signature"},
 		{"PE offset out of range", mutate(func(b []byte) { b[0x3d] = 0xff }), linux, "out of range"},
+		{"unknown machine", mutate(func(b []byte) { b[0x84], b[0x85] = 0x64, 0xff }), linux, "stub is for PE machine 0xff64"},
 		{"PE32", mutate(func(b []byte) { b[0x80+24] = 0x0b; b[0x80+25] = 0x01 }), linux, "not a PE32+"},
 		{"truncated header", good[:0x300], linux, "inconsistent"},
 		{"truncated section", good[:0x500], linux, "runs past the end"},

@@ -68,6 +68,11 @@ func parseStub(b []byte) (*stub, error) {
 	if err := binary.Read(bytes.NewReader(b[peOff+4:]), binary.LittleEndian, &s.fh); err != nil {
 		return nil, fmt.Errorf("read COFF file header: %w", err)
 	}
+	// Only machines tinyboot builds for: PE readers refuse machines they
+	// do not know, so a UKI for any other would not even read back.
+	if m := s.fh.Machine; m != pe.IMAGE_FILE_MACHINE_AMD64 && m != pe.IMAGE_FILE_MACHINE_ARM64 {
+		return nil, fmt.Errorf("stub is for PE machine %#x; tinyboot builds UKIs for x86-64 (%#x) and arm64 (%#x)", m, pe.IMAGE_FILE_MACHINE_AMD64, pe.IMAGE_FILE_MACHINE_ARM64)
+	}
 	s.ohSize = int(s.fh.SizeOfOptionalHeader)
 	ohOff := peOff + peSignatureSize + fileHeaderSize
 	if s.ohSize < optHeader64Fixed || ohOff+s.ohSize > len(b) {
