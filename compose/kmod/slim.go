@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // SlimSections are the sections Slim empties: what a module carries for
@@ -53,12 +54,8 @@ func Slim(ko []byte) ([]byte, error) {
 		return nil, err
 	}
 	out := append([]byte(nil), body...)
-	drop := map[string]bool{}
-	for _, n := range SlimSections {
-		drop[n] = true
-	}
 	for i, s := range f.Sections {
-		if !drop[s.Name] || s.Size == 0 {
+		if s.Size == 0 || !slices.Contains(SlimSections, s.Name) {
 			continue
 		}
 		if s.Type != elf.SHT_NOBITS {
