@@ -58,9 +58,12 @@ type Link struct {
 func Start(ctx context.Context, opts Options, logf func(string, ...any)) (*Manager, error) {
 	// dhcpv4 draws transaction ids from u-root's getrandom reader, which
 	// spins until the kernel's CRNG is ready — at early boot in a VM
-	// without an RNG that is tens of seconds, or never under TCG. An xid
-	// need not be secret; this switches that reader to /dev/urandom,
-	// which never blocks (and nudges the CRNG along).
+	// without an RNG that is tens of seconds, or never under TCG. The
+	// boot's first exchange builds its messages without it (newMessage);
+	// for renewals and the release this switches that reader to
+	// /dev/urandom, which since Linux 5.18 waits at most for the kernel
+	// to gather entropy from its clock (about a second under TCG) and
+	// is ready long before a renewal is due.
 	if err := os.Setenv("UROOT_NOHWRNG", "1"); err != nil {
 		return nil, fmt.Errorf("dhcp: %w", err)
 	}
@@ -114,14 +117,18 @@ const (
 	carrierPoll = 5 * time.Millisecond
 )
 
-// waitCarrier returns once the link with index has its carrier (it is
-// RUNNING), ctx ends, or carrierWait has passed: DHCP then tries anyway,
-// since some drivers never report a carrier.
+// waitCarrier returns once the link with index has its carrier, ctx
+// ends, or carrierWait has passed: DHCP then tries anyway, since some
+// drivers never report a carrier. The carrier is IFF_LOWER_UP, which the
+// kernel sets as the driver reports it, not IFF_RUNNING: that one follows
+// the operational state, which the kernel's link watcher updates up to a
+// second later (it batches events for links that were not yet up), while
+// a link brought up with its carrier already sends at once.
 func waitCarrier(ctx context.Context, index int) {
 	deadline := time.Now().Add(carrierWait)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		l, err := netlink.LinkByIndex(index)
-		if err != nil || l.Attrs().RawFlags&unix.IFF_RUNNING != 0 {
+		if err != nil || l.Attrs().RawFlags&unix.IFF_LOWER_UP != 0 {
 			return
 		}
 		select {
