@@ -44,7 +44,8 @@ type Deps struct {
 	// modules the machine needs; nil loads only the modules no device
 	// selects (see coldplug.Table.AtBoot).
 	Hotplug *Hotplug
-	// ModuleJobs is how many modules may load at once; below 1 means 1.
+	// ModuleJobs is how many modules may load at once (the CPUs); below 2
+	// means 2 (see moduleJobs).
 	ModuleJobs int
 	// AfterModules, when set, runs once the modules are loaded: devices
 	// such as the watchdog exist from then on.
@@ -140,9 +141,21 @@ func (a *agent) boot(ctx context.Context) (act Action, ok bool) {
 	}
 	a.setupEtc()
 
+	a.mods = newModuleLoader(a.sys.LoadModule, cfg.KernelVersion, cfg.Modules, moduleJobs(a.deps.ModuleJobs))
+	// The storage search runs alongside the modules: a disk whose driver
+	// is in early is found, and its filesystem loaded and mounted, while
+	// slower drivers still probe (a SATA controller resetting its links
+	// for a third of a second under TCG, then the CD behind it). Its
+	// waits count from when the modules are in.
+	modsIn := make(chan struct{})
+	storage := a.startStorage(modsIn)
+	defer storage.abandon()
+
 	t := a.clock.Now()
 	a.coldplug(ctx)
-	dMod := a.clock.Now().Sub(t)
+	close(modsIn)
+	modsDone := a.clock.Now()
+	dMod := modsDone.Sub(t)
 	// After the modules, so that their keys (net.ipv4.conf.eth0.*) exist;
 	// before the network, so that DHCP already runs with them.
 	a.applySysctl()
@@ -178,12 +191,7 @@ func (a *agent) boot(ctx context.Context) (act Action, ok bool) {
 		}
 	}
 
-	t = a.clock.Now()
-	if a.deps.NoISO {
-		a.log.Printf("iso: none on this boot (%s)", baked.NoISOParam)
-	}
-	res := findStorage(a.sys, a.clock, cfg, a.deps.NoISO, a.mountISO)
-	if !a.mountPersistent(res) {
+	if !storage.wait() {
 		return PowerOff, false
 	}
 	if strings.HasPrefix(cfg.App.Path, baked.ISOMount+"/") && !a.isoMounted {
@@ -191,7 +199,9 @@ func (a *agent) boot(ctx context.Context) (act Action, ok bool) {
 		a.log.Printf("app: %s is on the ISO (app.run_from: iso), and no ISO is mounted; powering off", cfg.App.Path)
 		return PowerOff, false
 	}
-	dStor := a.clock.Now().Sub(t)
+	// What storage still took once the modules were in: the search and
+	// the mounts that ran beside them are not counted twice.
+	dStor := a.clock.Now().Sub(modsDone)
 	a.loadInstance(ctx)
 
 	dNet := a.waitNetwork(netStart, boundAt)
@@ -202,6 +212,75 @@ func (a *agent) boot(ctx context.Context) (act Action, ok bool) {
 	a.log.Printf("boot: ready in %s (modules %s, storage %s, network %s, time %s)",
 		console.Dur(a.clock.Now().Sub(start)), console.Dur(dMod), console.Dur(dStor), console.Dur(dNet), console.Dur(dTime))
 	return Reboot, true
+}
+
+// moduleJobs is how many modules load at once: jobs (the CPUs), and at
+// least two even on one CPU, since a driver's init mostly waits for its
+// device (ahci's link resets, a CD's spin-up) and a filesystem's chain
+// (btrfs's raid6 benchmark) should not queue behind it.
+func moduleJobs(jobs int) int { return max(jobs, 2) }
+
+// storageSearch is the storage search startStorage runs in the
+// background.
+type storageSearch struct {
+	wg       sync.WaitGroup
+	persOK   bool
+	panicked chan any
+	stop     chan struct{}
+	stopOnce sync.Once
+}
+
+// startStorage searches for the ISO and the persistent volume in the
+// background and mounts each as soon as it is settled. The search's
+// waits start when modsIn is closed.
+func (a *agent) startStorage(modsIn <-chan struct{}) *storageSearch {
+	if a.deps.NoISO {
+		a.log.Printf("iso: none on this boot (%s)", baked.NoISOParam)
+	}
+	s := &storageSearch{persOK: true, panicked: make(chan any, 3), stop: make(chan struct{})}
+	s.goSafe(func() {
+		findStorage(a.sys, a.clock, a.cfg, a.deps.NoISO, modsIn, s.stop, storageFound{
+			iso:        func(res storageResult) { s.goSafe(func() { a.mountISO(res) }) },
+			persistent: func(res storageResult) { s.goSafe(func() { s.persOK = a.mountPersistent(res) }) },
+		})
+	})
+	return s
+}
+
+// goSafe runs fn in a goroutine the search waits for, keeping what it
+// panics with for wait.
+func (s *storageSearch) goSafe(fn func()) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer func() {
+			if r := recover(); r != nil {
+				s.panicked <- r
+			}
+		}()
+		fn()
+	}()
+}
+
+// wait waits for the search and both mounts and reports false when the
+// machine must power off (a required volume missing or unusable). A panic
+// in the search is raised again here, so Run's recovery applies.
+func (s *storageSearch) wait() bool {
+	s.wg.Wait()
+	select {
+	case r := <-s.panicked:
+		panic(r)
+	default:
+	}
+	return s.persOK
+}
+
+// abandon ends the search where it is and waits for mounts under way, so
+// that a boot cut short (a panic) shuts down with nothing left mounting
+// behind its back. After wait it does nothing.
+func (s *storageSearch) abandon() {
+	s.stopOnce.Do(func() { close(s.stop) })
+	s.wg.Wait()
 }
 
 // waitNetwork waits for the first lease, at most network.wait from when

@@ -35,6 +35,10 @@ func coldplugModules() []baked.Module {
 
 func TestColdplug(t *testing.T) {
 	sys := disks()
+	sys.driver = map[string]string{
+		"sr0": "/lib/modules/6.1.0-56-amd64/kernel/sr_mod.ko",
+		"vdb": "/lib/modules/6.1.0-56-amd64/kernel/virtio_blk.ko",
+	}
 	events := make(chan coldplug.Uevent, 4)
 	sys.procs = []proc{{exit: exit(0), onStarted: func() {}}}
 	h := newHarness(sys)
@@ -88,8 +92,8 @@ func TestColdplug(t *testing.T) {
 		"modules: loaded 6 of 13 in D: scsi_mod, libata, ahci (0000:00:1f.2), e1000e (0000:00:02.0), dm_mod (spec), virtio_blk (virtio0)",
 	})
 	wantAfter := []string{
-		"modules: loaded 2 in D: cdrom, isofs (iso9660)",
-		"modules: loaded 1 in D: sr_mod (1:0:0:0)",
+		"modules: loaded 2 in D: cdrom, sr_mod (1:0:0:0)",
+		"modules: loaded 1 in D: isofs (iso9660)",
 		"modules: loaded 1 in D: btrfs (btrfs)",
 		"modules: loaded 1 in D: virtio_net (virtio3)",
 	}

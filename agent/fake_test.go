@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -74,15 +75,21 @@ type fakeSys struct {
 	mu        sync.Mutex
 	calls     []string
 	devs      [][]BlockDevice // what BlockDevices returns on successive polls
-	poll      int
-	info      map[string]blkid.Info
-	procs     []proc
-	started   int
-	running   map[int]chan ExitStatus
-	obeys     map[int]syscall.Signal
-	failMod   map[string]error
-	busy      bool // unmount of /persistent fails with EBUSY
-	panicMod  bool
+	// driver holds back a device from BlockDevices until the module file
+	// named for it is loaded, as the kernel adds a disk only once its
+	// driver is in.
+	driver map[string]string
+	// onLoad, when set, runs in each LoadModule call after it is recorded.
+	onLoad   func(path string)
+	poll     int
+	info     map[string]blkid.Info
+	procs    []proc
+	started  int
+	running  map[int]chan ExitStatus
+	obeys    map[int]syscall.Signal
+	failMod  map[string]error
+	busy     bool // unmount of /persistent fails with EBUSY
+	panicMod bool
 	// failWrite makes WriteFile of a path fail.
 	failWrite map[string]error
 	// privs are what each StartApp was asked to run with.
@@ -148,6 +155,9 @@ func (f *fakeSys) LoadModule(path, params string) error {
 		panic("boom")
 	}
 	f.rec("load %s", path)
+	if f.onLoad != nil {
+		f.onLoad(path)
+	}
 	return f.failMod[path]
 }
 
@@ -159,7 +169,13 @@ func (f *fakeSys) BlockDevices() ([]BlockDevice, error) {
 	}
 	i := min(f.poll, len(f.devs)-1)
 	f.poll++
-	return f.devs[i], nil
+	var devs []BlockDevice
+	for _, d := range f.devs[i] {
+		if mod, ok := f.driver[d.Name]; !ok || slices.Contains(f.calls, "load "+mod) {
+			devs = append(devs, d)
+		}
+	}
+	return devs, nil
 }
 
 func (f *fakeSys) Probe(name string) (blkid.Info, error) {
@@ -264,6 +280,18 @@ func has(t *testing.T, what string, got, want []string) {
 	}
 	if i < len(want) {
 		t.Errorf("%s: missing %q (in order) in\n  %s", what, want[i], strings.Join(got, "\n  "))
+	}
+}
+
+// hasAll checks that got holds every line of want, in any order: for
+// lines from work that runs at the same time (the ISO's and the
+// persistent volume's mounts).
+func hasAll(t *testing.T, what string, got, want []string) {
+	t.Helper()
+	for _, w := range want {
+		if !slices.Contains(got, w) {
+			t.Errorf("%s: missing %q in\n  %s", what, w, strings.Join(got, "\n  "))
+		}
 	}
 }
 

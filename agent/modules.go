@@ -46,10 +46,9 @@ const settleRounds = 6
 // wants another module — so the NICs exist before DHCP starts. It then
 // keeps loading modules for devices the kernel announces until ctx ends
 // (disks behind a controller that probes asynchronously, USB sticks,
-// hot-added disks and NICs).
+// hot-added disks and NICs). It loads through a.mods, which boot sets.
 func (a *agent) coldplug(ctx context.Context) {
 	cfg := a.cfg
-	a.mods = newModuleLoader(a.sys.LoadModule, cfg.KernelVersion, cfg.Modules, a.deps.ModuleJobs)
 	if len(cfg.Modules) == 0 {
 		return
 	}

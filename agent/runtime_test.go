@@ -31,6 +31,8 @@ func TestNonRootApp(t *testing.T) {
 	sys.failWrite = map[string]error{"/proc/sys/vm/gone": &fs.PathError{Op: "open", Path: "/proc/sys/vm/gone", Err: syscall.ENOENT}}
 	h := newHarness(sys)
 	h.run(t, nonRoot())
+	start := "start /bin/hello -v GREETING=hi HOME=/home/app LOGNAME=app PATH=" + defaultPath +
+		" TINYBOOT_ISO=/iso TINYBOOT_PERSISTENT=/persistent TZ=Europe/Berlin USER=app ZONEINFO=/usr/share/zoneinfo"
 	has(t, "calls", sys.Calls(), []string{
 		"hostname hello",
 		"write /etc/group \"root:x:0:\\napp:x:1000:\\ngroup2000:x:2000:app\\nnobody:x:65534:\\n\"",
@@ -44,10 +46,15 @@ func TestNonRootApp(t *testing.T) {
 		"write /proc/sys/net/core/somaxconn \"1024\"",
 		"write /proc/sys/net/ipv4/conf/eth0.10/rp_filter \"2\"",
 		"write /proc/sys/vm/gone \"1\"",
+		start,
+	})
+	// The volume is mounted by the storage search, which runs beside the
+	// module loads and sysctls: after /etc, before the app.
+	has(t, "calls", sys.Calls(), []string{
+		"write /etc/passwd \"root:x:0:0:root:/root:/sbin/nologin\\napp:x:1000:1000:app:/home/app:/sbin/nologin\\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\\n\"",
 		"mount /dev/vdb /persistent btrfs 0x0",
 		"chown /persistent 1000:1000",
-		"start /bin/hello -v GREETING=hi HOME=/home/app LOGNAME=app PATH=" + defaultPath +
-			" TINYBOOT_ISO=/iso TINYBOOT_PERSISTENT=/persistent TZ=Europe/Berlin USER=app ZONEINFO=/usr/share/zoneinfo",
+		start,
 	})
 	has(t, "console", h.out.Lines(), []string{
 		"sysctl: vm.gone: not in this kernel; skipped",

@@ -30,14 +30,28 @@ type storageResult struct {
 	persInfo      blkid.Info
 }
 
+// storageFound is what findStorage calls as each of its searches is
+// settled; nil callbacks are skipped.
+type storageFound struct {
+	// iso is called once the ISO is found, or its wait is over (res.iso
+	// is empty then); not with noISO.
+	iso func(res storageResult)
+	// persistent is called once the persistent volume is found or its
+	// wait is over (res.pers is empty then); only when one is wanted.
+	persistent func(res storageResult)
+}
+
 // findStorage polls block devices until it has both the ISO and the
-// persistent volume (when one is wanted) or their waits have passed.
-// onISO, when not nil, is called as soon as the ISO is settled (found, or
-// its wait over), so that /iso is mounted without waiting for the volume.
-// With noISO the boot has no ISO: it is not searched and onISO is not
-// called.
-func findStorage(sys System, clock Clock, cfg *baked.Config, noISO bool, onISO func(storageResult)) storageResult {
-	start := clock.Now()
+// persistent volume (when one is wanted) or their waits have passed, and
+// calls found's callbacks as each is settled, so that neither mount waits
+// for the other search. The waits (isoWait, persistent.wait) count from
+// when modsIn is closed: the search may start while the drivers load, and
+// never gives up before they are in. It returns at once, without calling
+// what is still unsettled, when stop is closed. With noISO the boot has no
+// ISO: it is not searched for.
+func findStorage(sys System, clock Clock, cfg *baked.Config, noISO bool, modsIn, stop <-chan struct{}, found storageFound) storageResult {
+	var start time.Time
+	timing := false
 	var res storageResult
 	wantPers := cfg.Persistent != nil
 	persWait := time.Duration(0)
@@ -45,8 +59,15 @@ func findStorage(sys System, clock Clock, cfg *baked.Config, noISO bool, onISO f
 		persWait = cfg.Persistent.Wait.Std()
 	}
 	probed := map[string]blkid.Info{}
-	isoSettled := noISO
+	isoSettled, persSettled := noISO, !wantPers
 	for {
+		if !timing {
+			select {
+			case <-modsIn:
+				start, timing = clock.Now(), true
+			default:
+			}
+		}
 		devs, _ := sys.BlockDevices()
 		var isos []candidate
 		present := map[string]bool{}
@@ -78,8 +99,11 @@ func findStorage(sys System, clock Clock, cfg *baked.Config, noISO bool, onISO f
 				res.pers, res.persInfo = d.Name, info
 			}
 		}
-		elapsed := clock.Now().Sub(start)
-		isoDone := elapsed >= isoWait
+		var elapsed time.Duration
+		if timing {
+			elapsed = clock.Now().Sub(start)
+		}
+		isoDone := timing && elapsed >= isoWait
 		if res.iso == "" && !isoSettled {
 			if c, ok := bestISO(isos, cfg.ISO.VolumeID, isoDone); ok {
 				res.iso, res.isoLabel = c.dev.Name, c.info.Label
@@ -87,15 +111,24 @@ func findStorage(sys System, clock Clock, cfg *baked.Config, noISO bool, onISO f
 		}
 		if !isoSettled && (res.iso != "" || isoDone) {
 			isoSettled = true
-			if onISO != nil {
-				onISO(res)
+			if found.iso != nil {
+				found.iso(res)
 			}
 		}
-		persDone := !wantPers || res.pers != "" || elapsed >= persWait
-		if (res.iso != "" || isoDone || noISO) && persDone {
+		if !persSettled && (res.pers != "" || timing && elapsed >= persWait) {
+			persSettled = true
+			if found.persistent != nil {
+				found.persistent(res)
+			}
+		}
+		if isoSettled && persSettled {
 			return res
 		}
-		<-clock.After(pollInterval)
+		select {
+		case <-clock.After(pollInterval):
+		case <-stop:
+			return res
+		}
 	}
 }
 
