@@ -35,18 +35,23 @@ func newModuleLoader(load func(path, params string) error, kver string, mods []b
 	})
 }
 
-// settleRounds bounds the boot's rescans of sysfs: each round's drivers
+// settleScans bounds the boot's scans of sysfs: each module that comes in
 // may add devices (virtio_pci makes the virtio devices that virtio_net and
-// virtio_blk drive), and a few rounds cover every bus stack in the image.
-const settleRounds = 6
+// virtio_blk drive), so the devices are listed again each time one does;
+// a few dozen cover every bus stack in the image.
+const settleScans = 32
 
 // coldplug loads the modules the machine needs now: the spec's own and
 // those whose aliases match a present device's modalias, with their
-// dependencies, rescanning until the loaded drivers add no device that
-// wants another module — so the NICs exist before DHCP starts. It then
-// keeps loading modules for devices the kernel announces until ctx ends
-// (disks behind a controller that probes asynchronously, USB sticks,
-// hot-added disks and NICs). It loads through a.mods, which boot sets.
+// dependencies, scanning the devices again whenever a module is in until
+// no load is under way and the drivers added no device that wants
+// another module — so the NICs exist before DHCP starts. Each module
+// loads as soon as its device is seen, not after the slowest of an
+// earlier round (ahci waits out its link resets while virtio_blk's disk
+// is already being searched). It then keeps loading modules for devices
+// the kernel announces until ctx ends (disks behind a controller that
+// probes asynchronously, USB sticks, hot-added disks and NICs). It loads
+// through a.mods, which boot sets.
 func (a *agent) coldplug(ctx context.Context) {
 	cfg := a.cfg
 	if len(cfg.Modules) == 0 {
@@ -69,7 +74,6 @@ func (a *agent) coldplug(ctx context.Context) {
 		ask(n, "spec")
 		names = append(names, n)
 	}
-	var res []coldplug.Result
 	var events <-chan coldplug.Uevent
 	hp := a.deps.Hotplug
 	if hp != nil {
@@ -78,9 +82,14 @@ func (a *agent) coldplug(ctx context.Context) {
 			a.log.Printf("modules: %v; devices that appear later get no driver", err)
 		}
 	}
-	for round := 0; round < settleRounds && hp != nil; round++ {
+	scans := 0
+	scan := func() {
+		if hp == nil || scans >= settleScans {
+			return
+		}
+		scans++
 		devs, err := hp.Devices()
-		if err != nil && round == 0 {
+		if err != nil && scans == 1 {
 			a.log.Printf("modules: %v", err)
 		}
 		for _, d := range devs {
@@ -90,15 +99,52 @@ func (a *agent) coldplug(ctx context.Context) {
 				}
 			}
 		}
-		if len(names) == 0 {
-			break
+	}
+
+	// One Load per module, each in its own goroutine, so that each one
+	// done is a reason to look at the devices again.
+	type outcome struct {
+		res      []coldplug.Result
+		panicked any
+	}
+	done := make(chan outcome)
+	pending := 0
+	launch := func() {
+		for _, n := range names {
+			pending++
+			go func() {
+				var o outcome
+				defer func() {
+					if r := recover(); r != nil {
+						o.panicked = r
+					}
+					done <- o
+				}()
+				o.res = a.mods.Load([]string{n})
+			}()
 		}
-		res = append(res, a.mods.Load(names)...)
 		names = nil
 	}
-	if len(names) > 0 { // no Hotplug: the spec's modules only
-		res = a.mods.Load(names)
+	var res []coldplug.Result
+	var panicked any
+	scan()
+	launch()
+	for pending > 0 {
+		o := <-done
+		pending--
+		res = append(res, o.res...)
+		if o.panicked != nil && panicked == nil {
+			panicked = o.panicked
+		}
+		if panicked == nil {
+			scan()
+			launch()
+		}
 	}
+	if panicked != nil {
+		panic(panicked)
+	}
+	sort.SliceStable(res, func(i, j int) bool { return table.Order(res[i].Name) < table.Order(res[j].Name) })
 	a.log.Printf("%s", moduleSummary(fmt.Sprintf("modules: loaded %%d of %d in %s", table.Len(), console.Dur(a.clock.Now().Sub(start))), res, why, a.log))
 	if events != nil {
 		a.background(func() { a.hotplug(ctx, events) })

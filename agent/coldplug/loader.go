@@ -84,7 +84,7 @@ func (l *Loader) Load(names []string) []Result {
 	// The table's load order makes the report deterministic whatever
 	// order the parallel loads finished in.
 	sort.SliceStable(out, func(a, b int) bool {
-		return l.table.byName[Normalize(out[a].Name)] < l.table.byName[Normalize(out[b].Name)]
+		return l.table.Order(out[a].Name) < l.table.Order(out[b].Name)
 	})
 	return append(out, unknown...)
 }

@@ -82,6 +82,16 @@ func (t *Table) Module(name string) (baked.Module, bool) {
 	return t.mods[i], true
 }
 
+// Order is module name's place in the table's load order ('-' and '_'
+// alike), and Len() for a name the table lacks: for reporting modules
+// loaded side by side in one order whatever order they finished in.
+func (t *Table) Order(name string) int {
+	if i, ok := t.byName[Normalize(name)]; ok {
+		return i
+	}
+	return len(t.mods)
+}
+
 // Lookup returns the modules a request names, as modprobe resolves it: a
 // module name, or else every module with an alias pattern matching it
 // (a device's modalias, "fs-iso9660", "crypto-crc32c"), sorted by name.
