@@ -140,11 +140,13 @@ func TestArm64Example(t *testing.T) {
 			cfg.Memory = "1G"
 			m := boot(t, cfg)
 			ctx := context.Background()
-			if tt.iso != "" {
-				m.Expect(ctx, `tinyboot: .*iso: mounted `+tt.iso+` at /iso \(volume `, bootWait)
-			}
-			m.Expect(ctx, `tinyboot: .*persistent: mounted /dev/vd[a-z] at /persistent \(btrfs, label tinyboot\)`, bootWait)
 			m.Expect(ctx, `tinyboot: .*app: started /bin/`, bootWait)
+			// Both mounted before the app starts, in either order: the two
+			// searches run side by side.
+			m.requireLines(`tinyboot: .*persistent: mounted /dev/vd[a-z] at /persistent \(btrfs, label tinyboot\)`)
+			if tt.iso != "" {
+				m.requireLines(`tinyboot: .*iso: mounted ` + tt.iso + ` at /iso \(volume `)
+			}
 			m.Expect(ctx, fmt.Sprintf(`hello: boot count %d`, i+1), stepWait)
 			m.Expect(ctx, `hello: listening on :8080`, stepWait)
 			base := fmt.Sprintf("http://127.0.0.1:%d", port)
