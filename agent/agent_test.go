@@ -463,6 +463,47 @@ func TestStorageBesideModules(t *testing.T) {
 	})
 }
 
+// A disk the kernel is still adding is not opened (that would make the
+// kernel run the module helper for a block-major-N request), nor is a
+// partition in the poll that first lists it; a disk that stays in that
+// state is opened after registerGrace all the same.
+func TestStorageWaitsForRegisteredDisks(t *testing.T) {
+	now := time.Unix(1000, 0)
+	disk := BlockDevice{Name: "vda", Registering: true}
+	first := map[string]time.Time{}
+	for _, tc := range []struct {
+		d      BlockDevice
+		listed map[string]bool
+		at     time.Duration
+		want   bool
+	}{
+		{BlockDevice{Name: "sr0"}, nil, 0, true},
+		{disk, nil, 0, false},
+		{disk, nil, registerGrace / 2, false},
+		{disk, nil, registerGrace, true},
+		{BlockDevice{Name: "vda1", Partition: true, Parent: "vda"}, map[string]bool{"vda": true}, 0, false},
+		{BlockDevice{Name: "vda1", Partition: true, Parent: "vda"}, map[string]bool{"vda": true, "vda1": true}, 0, true},
+	} {
+		if got := probeable(tc.d, tc.listed, first, now.Add(tc.at)); got != tc.want {
+			t.Errorf("probeable(%+v, listed %v) at +%s = %v, want %v", tc.d, tc.listed, tc.at, got, tc.want)
+		}
+	}
+
+	iso := blkid.Info{Type: blkid.ISO9660, Label: "HELLO"}
+	adding := BlockDevice{Name: "vdb", Registering: true}
+	sys := &fakeSys{
+		devs:  [][]BlockDevice{{{Name: "sr0"}, adding}, {{Name: "sr0"}, adding}, {{Name: "sr0"}, {Name: "vdb"}}},
+		info:  map[string]blkid.Info{"sr0": iso, "vdb": {Type: blkid.Btrfs, Label: "tinyboot"}},
+		procs: []proc{{exit: exit(0)}},
+	}
+	h := newHarness(sys)
+	h.run(t, config())
+	has(t, "console", h.out.Lines(), []string{"persistent: mounted /dev/vdb at /persistent (btrfs, label tinyboot)"})
+	if n, at := sys.opened["vdb"], sys.openedAt["vdb"]; n != 1 || at != 3 {
+		t.Errorf("vdb probed %d times, first in poll %d; want once, in poll 3, when the kernel had added it", n, at)
+	}
+}
+
 func TestModules(t *testing.T) {
 	sys := disks()
 	sys.procs = []proc{{exit: exit(0)}}

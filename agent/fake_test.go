@@ -79,6 +79,9 @@ type fakeSys struct {
 	// named for it is loaded, as the kernel adds a disk only once its
 	// driver is in.
 	driver map[string]string
+	// opened counts the Probe calls per device; openedAt is how many
+	// polls had happened at the first.
+	opened, openedAt map[string]int
 	// onLoad, when set, runs in each LoadModule call after it is recorded.
 	onLoad   func(path string)
 	poll     int
@@ -179,6 +182,18 @@ func (f *fakeSys) BlockDevices() ([]BlockDevice, error) {
 }
 
 func (f *fakeSys) Probe(name string) (blkid.Info, error) {
+	f.mu.Lock()
+	if f.opened == nil {
+		f.opened = map[string]int{}
+	}
+	f.opened[name]++
+	if f.openedAt == nil {
+		f.openedAt = map[string]int{}
+	}
+	if _, ok := f.openedAt[name]; !ok {
+		f.openedAt[name] = f.poll
+	}
+	f.mu.Unlock()
 	if i, ok := f.info[name]; ok {
 		return i, nil
 	}

@@ -158,6 +158,10 @@ func (l *Linux) BlockDevices() ([]BlockDevice, error) {
 			if target, err := os.Readlink(filepath.Join("/sys/class/block", name)); err == nil {
 				d.Parent = filepath.Base(filepath.Dir(target))
 			}
+		} else if _, err := os.Lstat(filepath.Join("/sys/class/block", name, "bdi")); err != nil {
+			// device_add_disk links the disk to its backing device info
+			// just before it makes the disk openable (bdev_add).
+			d.Registering = true
 		}
 		devs = append(devs, d)
 	}

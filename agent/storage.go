@@ -17,6 +17,11 @@ const isoWait = 5 * time.Second
 // devices, which appear asynchronously after their drivers load.
 const pollInterval = 20 * time.Millisecond
 
+// registerGrace is how long a disk may look as if the kernel were still
+// adding it (BlockDevice.Registering) before it is probed anyway: a kernel
+// that never links a disk to its bdi must not hide the disk for good.
+const registerGrace = time.Second
+
 // candidate is a device with a filesystem.
 type candidate struct {
 	dev  BlockDevice
@@ -59,6 +64,10 @@ func findStorage(sys System, clock Clock, cfg *baked.Config, noISO bool, modsIn,
 		persWait = cfg.Persistent.Wait.Std()
 	}
 	probed := map[string]blkid.Info{}
+	// registering holds when each disk was first seen still being added;
+	// listed holds the devices of the previous poll.
+	registering := map[string]time.Time{}
+	listed := map[string]bool{}
 	isoSettled, persSettled := noISO, !wantPers
 	for {
 		if !timing {
@@ -76,6 +85,9 @@ func findStorage(sys System, clock Clock, cfg *baked.Config, noISO bool, modsIn,
 		}
 		for _, d := range devs {
 			info, ok := probed[d.Name]
+			if !ok && !probeable(d, listed, registering, clock.Now()) {
+				continue
+			}
 			if !ok {
 				var err error
 				info, err = sys.Probe(d.Name)
@@ -99,6 +111,7 @@ func findStorage(sys System, clock Clock, cfg *baked.Config, noISO bool, modsIn,
 				res.pers, res.persInfo = d.Name, info
 			}
 		}
+		listed = present
 		var elapsed time.Duration
 		if timing {
 			elapsed = clock.Now().Sub(start)
@@ -130,6 +143,27 @@ func findStorage(sys System, clock Clock, cfg *baked.Config, noISO bool, modsIn,
 			return res
 		}
 	}
+}
+
+// probeable reports whether d may be opened now: a disk once the kernel
+// has finished adding it (or registerGrace after it was first seen still
+// being added: first is updated), a partition once it was listed in the
+// previous poll too (listed), as the kernel adds it to sysfs a moment
+// before it can be opened. Opening either too early is harmless but makes
+// the kernel run the module helper for it, costly under emulation.
+func probeable(d BlockDevice, listed map[string]bool, first map[string]time.Time, now time.Time) bool {
+	if d.Partition {
+		return listed[d.Name]
+	}
+	if !d.Registering {
+		return true
+	}
+	t, ok := first[d.Name]
+	if !ok {
+		first[d.Name] = now
+		return false
+	}
+	return now.Sub(t) >= registerGrace
 }
 
 // bestISO picks the iso9660 device to mount: one carrying the baked volume

@@ -51,6 +51,10 @@ type BlockDevice struct {
 	Partition bool
 	// Parent is the whole disk of a partition ("vda" for "vda1").
 	Parent string
+	// Registering is true while the kernel is still adding a whole disk:
+	// it is in sysfs but cannot be opened yet, and opening it then makes
+	// the kernel ask the module helper for a driver (block-major-N-M).
+	Registering bool
 }
 
 // Clock is the time source; tests drive it by hand.
