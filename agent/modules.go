@@ -35,23 +35,23 @@ func newModuleLoader(load func(path, params string) error, kver string, mods []b
 	})
 }
 
-// settleScans bounds the boot's scans of sysfs: each module that comes in
-// may add devices (virtio_pci makes the virtio devices that virtio_net and
-// virtio_blk drive), so the devices are listed again each time one does;
-// a few dozen cover every bus stack in the image.
+// settleScans bounds the boot's scans of sysfs: one at the start, one
+// each time the loads are all done (a safety net for uevents the socket
+// dropped), and without uevents one each time a module comes in.
 const settleScans = 32
 
 // coldplug loads the modules the machine needs now: the spec's own and
 // those whose aliases match a present device's modalias, with their
-// dependencies, scanning the devices again whenever a module is in until
-// no load is under way and the drivers added no device that wants
-// another module — so the NICs exist before DHCP starts. Each module
-// loads as soon as its device is seen, not after the slowest of an
-// earlier round (ahci waits out its link resets while virtio_blk's disk
-// is already being searched). It then keeps loading modules for devices
-// the kernel announces until ctx ends (disks behind a controller that
-// probes asynchronously, USB sticks, hot-added disks and NICs). It loads
-// through a.mods, which boot sets.
+// dependencies. Each module loads as soon as its device is known, not
+// after the slowest driver of an earlier round (ahci waits out its link
+// resets while virtio_blk's disk is already being searched): the devices
+// the loaded drivers add (virtio_pci makes the virtio devices virtio_net
+// and virtio_blk drive) come from the kernel's uevents, and sysfs is
+// listed again only when the loads are all done, until that finds
+// nothing new — so the NICs exist before DHCP starts. It then keeps
+// loading modules for devices the kernel announces until ctx ends (USB
+// sticks, hot-added disks and NICs). It loads through a.mods, which boot
+// sets.
 func (a *agent) coldplug(ctx context.Context) {
 	cfg := a.cfg
 	if len(cfg.Modules) == 0 {
@@ -61,18 +61,19 @@ func (a *agent) coldplug(ctx context.Context) {
 	table := a.mods.Table()
 	why := map[string][]string{} // module -> what asked for it
 	seen := map[string]bool{}    // module + "\x00" + device
-	ask := func(m, reason string) bool {
+	var names []string
+	ask := func(m, reason string) {
 		if seen[m+"\x00"+reason] {
-			return false
+			return
 		}
 		seen[m+"\x00"+reason] = true
 		why[m] = append(why[m], reason)
-		return len(why[m]) == 1
+		if len(why[m]) == 1 {
+			names = append(names, m)
+		}
 	}
-	var names []string
 	for _, n := range table.AtBoot() {
 		ask(n, "spec")
-		names = append(names, n)
 	}
 	var events <-chan coldplug.Uevent
 	hp := a.deps.Hotplug
@@ -94,15 +95,20 @@ func (a *agent) coldplug(ctx context.Context) {
 		}
 		for _, d := range devs {
 			for _, m := range table.Lookup(d.Modalias) {
-				if ask(m, d.Name) {
-					names = append(names, m)
-				}
+				ask(m, d.Name)
+			}
+		}
+	}
+	uevent := func(u coldplug.Uevent) {
+		if u.Action == "add" && u.Modalias != "" {
+			for _, m := range table.Lookup(u.Modalias) {
+				ask(m, u.Device())
 			}
 		}
 	}
 
-	// One Load per module, each in its own goroutine, so that each one
-	// done is a reason to look at the devices again.
+	// One Load per module, each in its own goroutine, so that a slow one
+	// holds up only what needs it.
 	type outcome struct {
 		res      []coldplug.Result
 		panicked any
@@ -130,16 +136,27 @@ func (a *agent) coldplug(ctx context.Context) {
 	scan()
 	launch()
 	for pending > 0 {
-		o := <-done
-		pending--
-		res = append(res, o.res...)
-		if o.panicked != nil && panicked == nil {
-			panicked = o.panicked
+		select {
+		case o := <-done:
+			pending--
+			res = append(res, o.res...)
+			if o.panicked != nil && panicked == nil {
+				panicked = o.panicked
+			}
+		case u, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			uevent(u)
 		}
-		if panicked == nil {
+		if panicked != nil {
+			continue // wait for the loads under way, start no more
+		}
+		if events == nil || pending == 0 {
 			scan()
-			launch()
 		}
+		launch()
 	}
 	if panicked != nil {
 		panic(panicked)
