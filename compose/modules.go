@@ -30,7 +30,10 @@ func BaseModules(r *spec.Resolved) []string { return BaseModulesArch(r, r.Arch()
 // for /iso, the virtio transports that no virtio driver lists as a
 // dependency, the persistent volume's filesystem, the NIC drivers QEMU and
 // common clouds use when DHCP is on or interfaces are configured, the
-// power button the agent turns into a clean shutdown, the real-time clock
+// power button the agent turns into a clean shutdown, the virtio RNG (so
+// that an app's first getrandom does not wait for the kernel to gather
+// entropy from its own clock, a second or more under emulation), the
+// real-time clock
 // where it is a module, and the machine's watchdogs unless the watchdog is
 // off. What differs per architecture is in archModules.
 func BaseModulesArch(r *spec.Resolved, a arch.Arch) []string {
@@ -44,6 +47,7 @@ func BaseModulesArch(r *spec.Resolved, a arch.Arch) []string {
 		"xhci_pci", "usb_storage", "uas",
 		"button",
 		"virtio_console",                 // the guest agent's virtio-serial port
+		"virtio_rng",                     // seeds the kernel's CRNG at once where the VM offers entropy
 		"qemu_fw_cfg",                    // per-instance env in the fw_cfg entry opt/tinyboot/env
 		"vfat", "nls_cp437", "nls_ascii", // NoCloud drives made as vfat (codepage, iocharset)
 	)
